@@ -1,0 +1,1 @@
+"""accounting-impact: business documents in, balanced general-ledger entries out."""

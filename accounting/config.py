@@ -1,0 +1,53 @@
+"""Settings: every knob, read once from ``ACCOUNTING_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Unset URLs mean "start embedded services" (demo and tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCOUNTING_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@pgbouncer:6432/accounting",
+    )
+    redis_url: str | None = Field(default=None, description="Broker, result backend and cache")
+    data_dir: Path = Field(
+        default=Path(".accounting-data"),
+        description="Where embedded Postgres and Redis keep their files",
+    )
+    db_pool_size: int = Field(default=2, ge=1, description="Connections per process")
+    db_max_overflow: int = Field(default=2, ge=0)
+    fast_path_max_documents: int = Field(
+        default=10, ge=0, description="Recreates this small are posted inline by the high pool"
+    )
+    batch_size: int = Field(default=200, ge=1, description="Documents per post_batch task")
+    window_batches: int = Field(
+        default=8, ge=1, description="Batches the dispatcher keeps in flight (bounds Redis memory)"
+    )
+    lease_seconds: int = Field(
+        default=120, ge=5, description="A claimed batch not posted by then is redispatched"
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="Claims of one version before it is dead"
+    )
+    dispatch_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Fallback poll when no wake-up arrives"
+    )
+    max_documents_per_call: int = Field(default=5000, ge=1)
+    run_dispatcher: bool = Field(
+        default=True,
+        description="Normal-lane workers run a dispatcher (one leads, others stand by)",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

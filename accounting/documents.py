@@ -1,0 +1,322 @@
+"""Business documents as they arrive: strict pydantic models, validation and content hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import unicodedata
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+
+from accounting.errors import FieldError
+from accounting.money import CURRENCY_EXPONENTS, MONEY_CONTEXT
+
+MAX_INTEGER_DIGITS = 18
+MAX_DECIMAL_PLACES = 18
+# Longer than any number the digit limits allow; refuse before Decimal parses megabytes.
+_MAX_DECIMAL_STRING = 64
+
+
+# --- decimals -------------------------------------------------------------------------------
+
+
+def _decimal_parser(noun: str) -> Callable[[object], Decimal]:
+    """A before-validator that turns a decimal string or int into a canonical Decimal."""
+
+    def parse(value: object) -> Decimal:
+        return _canonical(_to_decimal(value, noun))
+
+    return parse
+
+
+def _to_decimal(value: object, noun: str) -> Decimal:
+    # bool is an int and float is binary: both would be silently wrong money.
+    if isinstance(value, bool):
+        raise PydanticCustomError("decimal_type", f"{noun} must be a decimal string, not a boolean")
+    if isinstance(value, float):
+        raise PydanticCustomError("decimal_type", f"{noun} must be a decimal string, not a float")
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    if isinstance(value, str) and len(value) <= _MAX_DECIMAL_STRING:
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            pass
+    raise PydanticCustomError("decimal_parsing", f"{noun} must be a decimal string")
+
+
+def _canonical(value: Decimal) -> Decimal:
+    """Check the digit limits and drop trailing zeros, so equal amounts hash equally."""
+    if not value.is_finite():
+        raise PydanticCustomError("finite_number", "must be finite")
+    if value.is_zero():
+        return Decimal(0)
+    if value.adjusted() + 1 > MAX_INTEGER_DIGITS:
+        raise PydanticCustomError(
+            "decimal_max_digits", f"at most {MAX_INTEGER_DIGITS} integer digits"
+        )
+    value = value.normalize(MONEY_CONTEXT)
+    if decimal_places(value) > MAX_DECIMAL_PLACES:
+        raise PydanticCustomError(
+            "decimal_max_places", f"at most {MAX_DECIMAL_PLACES} decimal places"
+        )
+    # normalize() writes 100 as 1E+2; keep plain notation in JSON dumps.
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+
+
+def decimal_places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise PydanticCustomError("positive", "must be positive")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise PydanticCustomError("not_negative", "must not be negative")
+    return value
+
+
+def _at_most_one(value: Decimal) -> Decimal:
+    if value > 1:
+        raise PydanticCustomError("rate_range", "must be between 0 and 1")
+    return value
+
+
+def _at_most_six_places(value: Decimal) -> Decimal:
+    if decimal_places(value) > 6:
+        raise PydanticCustomError("decimal_max_places", "at most 6 decimal places")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_decimal_parser("money"))]
+Quantity = Annotated[Decimal, BeforeValidator(_decimal_parser("quantity"))]
+Rate = Annotated[Decimal, BeforeValidator(_decimal_parser("rate"))]
+
+
+# --- strings --------------------------------------------------------------------------------
+
+
+def _no_control_characters(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    return value
+
+
+def _known_currency(value: str) -> str:
+    if value not in CURRENCY_EXPONENTS:
+        raise PydanticCustomError("unknown_currency", f"unknown currency {value!r}")
+    return value
+
+
+DocumentId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_control_characters)
+]
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)
+]
+Currency = Annotated[str, AfterValidator(_known_currency)]
+
+
+def _not_a_number(value: object) -> object:
+    # Pydantic would read a number as a Unix timestamp; documents carry ISO dates.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("date_type", "date must be an ISO date string (YYYY-MM-DD)")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_not_a_number)]
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+class _DocumentBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: DocumentId
+    date: IsoDate
+    currency: Currency
+    exchange_rate: Annotated[Rate, AfterValidator(_positive)] | None = None
+
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        """Cross-field problems, each reported on its own field."""
+        return []
+
+    @model_validator(mode="after")
+    def _check_amounts(self) -> Self:
+        errors = self._amount_errors()
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    def _places_errors(self, *fields: str) -> list[InitErrorDetails]:
+        """Amounts paid or settled cannot be finer than the currency's minor unit."""
+        places = CURRENCY_EXPONENTS[self.currency]
+        message = f"at most {places} decimal places for {self.currency}"
+        return [
+            _error(field, getattr(self, field), "currency_places", message)
+            for field in fields
+            if decimal_places(getattr(self, field)) > places
+        ]
+
+
+def _error(field: str, value: object, kind: str, message: str) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group: Label = "default"
+    quantity: Annotated[Quantity, AfterValidator(_positive)]
+    unit_price: Annotated[Money, AfterValidator(_not_negative), AfterValidator(_at_most_six_places)]
+    tax_rate: Annotated[Rate, AfterValidator(_not_negative), AfterValidator(_at_most_one)] = (
+        Decimal(0)
+    )
+    tax_group: Label = "default"
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+InvoiceLines = Annotated[list[InvoiceLine], Field(min_length=1, max_length=5000)]
+
+
+class Invoice(_DocumentBase):
+    type: Literal["invoice"] = "invoice"
+    lines: InvoiceLines
+
+
+class CreditNote(_DocumentBase):
+    type: Literal["credit_note"] = "credit_note"
+    lines: InvoiceLines
+
+
+class Payment(_DocumentBase):
+    type: Literal["payment"] = "payment"
+    amount: Annotated[Money, AfterValidator(_positive)]
+    method: Label = "default"
+
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        return self._places_errors("amount")
+
+
+class Refund(_DocumentBase):
+    type: Literal["refund"] = "refund"
+    amount: Annotated[Money, AfterValidator(_positive)]
+    method: Label = "default"
+
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        return self._places_errors("amount")
+
+
+class Payout(_DocumentBase):
+    type: Literal["payout"] = "payout"
+    gross: Annotated[Money, AfterValidator(_not_negative)]
+    fees: Annotated[Money, AfterValidator(_not_negative)]
+    net: Money
+    group: Label = "default"
+
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        errors = self._places_errors("gross", "fees", "net")
+        if self.net != self.gross - self.fees:
+            message = f"must equal gross - fees ({self.gross - self.fees})"
+            errors.append(_error("net", self.net, "payout_net", message))
+        return errors
+
+
+Document = Annotated[Invoice | CreditNote | Payment | Refund | Payout, Field(discriminator="type")]
+DOCUMENT_TYPES: tuple[str, ...] = ("invoice", "credit_note", "payment", "refund", "payout")
+_DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
+
+
+# --- operations on documents ----------------------------------------------------------------
+
+
+def content_hash(document: Document) -> str:
+    """sha256 of the canonical JSON: identical content, identical hash."""
+    canonical = json.dumps(
+        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def estimated_cost(document: Document) -> int:
+    """Relative posting work, for scheduling: invoices cost one unit per line."""
+    if isinstance(document, Invoice | CreditNote):
+        return len(document.lines)
+    return 1
+
+
+def validate_documents(raw: Sequence[object]) -> tuple[list[Document], list[FieldError]]:
+    """Validate each item on its own: good documents are kept even when others fail."""
+    documents: list[Document] = []
+    errors: list[FieldError] = []
+    seen_ids: set[str] = set()
+    for item in raw:
+        document_id = _raw_id(item)
+        if document_id is not None and document_id in seen_ids:
+            errors.append(FieldError(document_id, "id", "duplicate id in this call"))
+            continue
+        if document_id is not None:
+            seen_ids.add(document_id)
+        document, item_errors = _validate_one(item, document_id)
+        documents.extend([document] if document is not None else [])
+        errors.extend(item_errors)
+    return documents, errors
+
+
+def _raw_id(item: object) -> str | None:
+    if isinstance(item, dict):
+        value = item.get("id")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _validate_one(
+    item: object, document_id: str | None
+) -> tuple[Document | None, list[FieldError]]:
+    if not isinstance(item, dict):
+        return None, [FieldError(None, "document", "document must be a JSON object")]
+    try:
+        return _DOCUMENT_ADAPTER.validate_python(item), []
+    except ValidationError as exc:
+        tag = item.get("type")
+        return None, [_field_error(document_id, error, tag) for error in exc.errors()]
+
+
+def _field_error(document_id: str | None, error: ErrorDetails, tag: Any) -> FieldError:
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return FieldError(document_id, "type", _type_message(tag))
+    loc = error["loc"]
+    # Pydantic prefixes the discriminator tag ("invoice") to every path; callers never wrote it.
+    if loc and loc[0] == tag:
+        loc = loc[1:]
+    return FieldError(document_id, ".".join(str(part) for part in loc) or "document", error["msg"])
+
+
+def _type_message(tag: object) -> str:
+    expected = ", ".join(DOCUMENT_TYPES)
+    if tag is None:
+        return f"missing document type; expected one of: {expected}"
+    if not isinstance(tag, str):
+        return f"document type must be a string; expected one of: {expected}"
+    return f"unknown document type {tag[:64]!r}; expected one of: {expected}"

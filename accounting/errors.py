@@ -1,0 +1,64 @@
+"""The exceptions of accounting-impact: permanent (fail fast) or transient (retry)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AccountingError(Exception):
+    """An accounting-impact error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class PermanentError(AccountingError):
+    """A failure that retrying cannot fix."""
+
+
+class TransientError(AccountingError):
+    """A failure that may go away on retry (database or Redis unavailable, lock conflict)."""
+
+
+class UnknownOrganization(PermanentError):
+    """No such organization."""
+
+
+class UnknownCurrency(PermanentError):
+    """Not an ISO 4217 currency code."""
+
+
+class MissingPostingRule(PermanentError):
+    """The posting matrix has no rule for this document type, component and group."""
+
+
+class UnbalancedEntry(PermanentError):
+    """Debits and credits of a journal entry differ."""
+
+
+class MissingExchangeRate(PermanentError):
+    """A foreign-currency document needs an exchange rate to the functional currency."""
+
+
+class NoPublishedMatrix(PermanentError):
+    """The organization has no published posting matrix."""
+
+
+class TooManyDocuments(PermanentError):
+    """Too many documents in one call."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One reason a document was rejected: which document, which field, why."""
+
+    document_id: str | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"document_id": self.document_id, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        who = f"document {self.document_id!r}" if self.document_id is not None else "document"
+        return f"{who}: {self.field}: {self.message}"

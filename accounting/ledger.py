@@ -1,0 +1,151 @@
+"""Pure posting: a document and a posting matrix in, a balanced journal entry draft out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+
+from accounting.documents import CreditNote, Document, Invoice, InvoiceLine, Payment, Refund
+from accounting.errors import MissingExchangeRate, UnbalancedEntry
+from accounting.matrix import PostingMatrix
+from accounting.money import MONEY_CONTEXT, quantize
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One amount a document contributes, e.g. the tax of one tax group."""
+
+    name: str
+    group: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    """Amounts are signed: positive debits, negative credits."""
+
+    account: str
+    amount: Decimal
+    currency: str
+    functional_amount: Decimal
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    document_id: str
+    document_type: str
+    entry_date: dt.date
+    currency: str
+    matrix_version: int
+    lines: tuple[LineDraft, ...]
+
+    @property
+    def total_debit(self) -> Decimal:
+        return _sum(line.amount for line in self.lines if line.amount > 0)
+
+    @property
+    def total_credit(self) -> Decimal:
+        return -_sum(line.amount for line in self.lines if line.amount < 0)
+
+    @property
+    def is_balanced(self) -> bool:
+        return is_balanced(self.lines)
+
+
+def is_balanced(lines: Iterable[LineDraft]) -> bool:
+    """Debits equal credits, both in document and in functional currency."""
+    lines = list(lines)
+    return _sum(line.amount for line in lines) == 0 and (
+        _sum(line.functional_amount for line in lines) == 0
+    )
+
+
+def _sum(amounts: Iterable[Decimal]) -> Decimal:
+    # Exact: the default 28-digit context could round away an imbalance in large amounts.
+    with localcontext(MONEY_CONTEXT):
+        return sum(amounts, ZERO)
+
+
+def components(document: Document) -> list[Component]:
+    """The non-zero amounts the document posts, sorted by (name, group)."""
+    totals: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    with localcontext(MONEY_CONTEXT):
+        for name, group, amount in _raw_components(document):
+            # Validation already bounds the places; this only restores trailing zeros.
+            totals[name, group] += quantize(amount, document.currency)
+    return [
+        Component(name, group, amount)
+        for (name, group), amount in sorted(totals.items())
+        if amount != 0
+    ]
+
+
+def _raw_components(document: Document) -> list[tuple[str, str, Decimal]]:
+    if isinstance(document, Invoice | CreditNote):
+        return [part for line in document.lines for part in _line_parts(line, document.currency)]
+    if isinstance(document, Payment | Refund):
+        return [("gross", document.method, document.amount)]
+    return [("net", document.group, document.net), ("fee", document.group, document.fees)]
+
+
+def _line_parts(line: InvoiceLine, currency: str) -> list[tuple[str, str, Decimal]]:
+    # Tax is computed on the rounded net, per line, so it matches what the invoice printed.
+    net = quantize(line.quantity * line.unit_price, currency)
+    tax = quantize(net * line.tax_rate, currency)
+    return [("net", line.group, net), ("tax", line.tax_group, tax)]
+
+
+def build_entry(document: Document, matrix: PostingMatrix, functional_currency: str) -> EntryDraft:
+    """Post every component on its rule's debit and credit, netted per account."""
+    rate = _rate(document, functional_currency)
+    debits_and_credits: list[LineDraft] = []
+    for component in components(document):
+        rule = matrix.resolve(document.type, component.name, component.group)
+        functional = _to_functional(component.amount, rate, functional_currency)
+        debits_and_credits += [
+            LineDraft(rule.debit, component.amount, document.currency, functional, rate),
+            LineDraft(rule.credit, -component.amount, document.currency, -functional, rate),
+        ]
+    lines = _net_per_account(debits_and_credits)
+    if not is_balanced(lines):
+        raise UnbalancedEntry(f"entry for document {document.id!r} does not balance")
+    return EntryDraft(
+        document.id, document.type, document.date, document.currency, matrix.version, lines
+    )
+
+
+def _rate(document: Document, functional_currency: str) -> Decimal:
+    if document.currency == functional_currency:
+        return Decimal(1)
+    if document.exchange_rate is None:
+        raise MissingExchangeRate(
+            f"document {document.id!r} is in {document.currency} but the functional currency "
+            f"is {functional_currency}: it needs an exchange_rate"
+        )
+    return document.exchange_rate
+
+
+def _to_functional(amount: Decimal, rate: Decimal, functional_currency: str) -> Decimal:
+    # Converting the component once, then using it on both sides, balances by construction.
+    with localcontext(MONEY_CONTEXT):
+        return quantize(amount * rate, functional_currency)
+
+
+def _net_per_account(lines: list[LineDraft]) -> tuple[LineDraft, ...]:
+    by_account: dict[str, list[LineDraft]] = defaultdict(list)
+    for line in lines:
+        by_account[line.account].append(line)
+    netted = (_sum_lines(account, group) for account, group in sorted(by_account.items()))
+    return tuple(line for line in netted if line.amount != 0 or line.functional_amount != 0)
+
+
+def _sum_lines(account: str, lines: list[LineDraft]) -> LineDraft:
+    amount = _sum(line.amount for line in lines)
+    functional = _sum(line.functional_amount for line in lines)
+    return LineDraft(account, amount, lines[0].currency, functional, lines[0].rate)

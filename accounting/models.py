@@ -1,0 +1,196 @@
+"""The Postgres schema as SQLAlchemy tables (Alembic compares migrations against this)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Money columns: wide enough for any ISO 4217 exponent and large totals, exact.
+MONEY = Numeric(28, 8)
+
+#: A document is pending exactly when this holds; the partial index below covers it.
+PENDING = "ready_version > posted_version AND ready_version > failed_version"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    functional_currency: Mapped[str] = mapped_column(Text)
+    matrix_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('asset', 'liability', 'equity', 'revenue', 'expense')", name="kind"
+        ),
+    )
+
+
+class PostingMatrix(Base):
+    __tablename__ = "posting_matrices"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PostingRule(Base):
+    __tablename__ = "posting_rules"
+
+    org_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_type: Mapped[str] = mapped_column(Text, primary_key=True)
+    component: Mapped[str] = mapped_column(Text, primary_key=True)
+    group_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    debit_account: Mapped[str] = mapped_column(Text)
+    credit_account: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["org_id", "version"], ["posting_matrices.org_id", "posting_matrices.version"]
+        ),
+        ForeignKeyConstraint(["org_id", "debit_account"], ["accounts.org_id", "accounts.code"]),
+        ForeignKeyConstraint(["org_id", "credit_account"], ["accounts.org_id", "accounts.code"]),
+    )
+
+
+class Document(Base):
+    """One row per document: its content and its work state (the durable queue)."""
+
+    __tablename__ = "documents"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    type: Mapped[str] = mapped_column(Text)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    content_hash: Mapped[str] = mapped_column(Text)
+    cost: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    ready_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    posted_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    failed_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ready_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("posted_version <= ready_version", name="posted_not_ahead"),
+        CheckConstraint("failed_version <= ready_version", name="failed_not_ahead"),
+        CheckConstraint("priority IN (0, 1)", name="priority"),
+        Index(
+            "ix_documents_pending",
+            "priority",
+            "ready_at",
+            postgresql_where=text(PENDING),
+        ),
+    )
+
+
+class JournalEntry(Base):
+    """The entry set posted for one version of one document; retired when replaced."""
+
+    __tablename__ = "journal_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str] = mapped_column(Text)
+    document_version: Mapped[int] = mapped_column(Integer)
+    document_type: Mapped[str] = mapped_column(Text)
+    matrix_version: Mapped[int] = mapped_column(Integer)
+    entry_date: Mapped[date]
+    currency: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "document_id"], ["documents.org_id", "documents.id"]),
+        # A version is posted at most once, ever.
+        Index(
+            "uq_journal_entries_document_version",
+            "org_id",
+            "document_id",
+            "document_version",
+            unique=True,
+        ),
+        # At most one active entry set per document.
+        Index(
+            "uq_journal_entries_one_active",
+            "org_id",
+            "document_id",
+            unique=True,
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
+
+
+class JournalLine(Base):
+    __tablename__ = "journal_lines"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    account_code: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    functional_amount: Mapped[Decimal] = mapped_column(MONEY)
+    rate: Mapped[Decimal] = mapped_column(Numeric(28, 12))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "account_code"], ["accounts.org_id", "accounts.code"]),
+        CheckConstraint("amount <> 0 OR functional_amount <> 0", name="not_zero"),
+    )
+
+
+class DispatcherLease(Base):
+    """Leadership of the dispatcher: whoever holds an unexpired row dispatches."""
+
+    __tablename__ = "dispatcher_leases"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,427 @@
+"""All SQL: organizations, chart and matrix, documents as the durable queue, journal entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from accounting.ledger import EntryDraft
+from accounting.matrix import PostingMatrix, Rule
+from accounting.models import (
+    PENDING,
+    Account,
+    Document,
+    JournalEntry,
+    JournalLine,
+    Organization,
+    PostingRule,
+)
+from accounting.models import PostingMatrix as PostingMatrixRow
+
+HIGH, NORMAL = 1, 0
+
+
+@dataclass(frozen=True)
+class OrganizationRow:
+    id: str
+    functional_currency: str
+    matrix_version: int | None
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    id: str
+    type: str
+    content: dict[str, Any]
+    content_hash: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    content: dict[str, Any]
+    ready_version: int
+    posted_version: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A document version the dispatcher leased to a batch."""
+
+    org_id: str
+    document_id: str
+    version: int
+    priority: int
+    cost: int
+
+
+class Repository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    # -- organizations, chart of accounts, posting matrix -----------------------------------
+
+    def get_organization(self, org_id: str) -> OrganizationRow | None:
+        row = self.connection.execute(
+            select(
+                Organization.id, Organization.functional_currency, Organization.matrix_version
+            ).where(Organization.id == org_id)
+        ).one_or_none()
+        return OrganizationRow(*row) if row else None
+
+    def add_organization(self, org_id: str, name: str, functional_currency: str) -> None:
+        self.connection.execute(
+            insert(Organization).values(
+                id=org_id, name=name, functional_currency=functional_currency
+            )
+        )
+
+    def add_accounts(self, org_id: str, accounts: Iterable[tuple[str, str, str]]) -> None:
+        """Insert ``(code, name, kind)`` accounts."""
+        rows = [{"org_id": org_id, "code": c, "name": n, "kind": k} for c, n, k in accounts]
+        if rows:
+            self.connection.execute(insert(Account), rows)
+
+    def add_published_matrix(self, org_id: str, rules: PostingMatrix) -> int:
+        """Store ``rules`` as the organization's next matrix version and make it current."""
+        version = self.connection.execute(
+            select(func.coalesce(func.max(PostingMatrixRow.version), 0) + 1).where(
+                PostingMatrixRow.org_id == org_id
+            )
+        ).scalar_one()
+        self.connection.execute(
+            insert(PostingMatrixRow).values(org_id=org_id, version=version, published_at=func.now())
+        )
+        self.connection.execute(
+            insert(PostingRule),
+            [
+                {
+                    "org_id": org_id,
+                    "version": version,
+                    "document_type": document_type,
+                    "component": component,
+                    "group_name": group,
+                    "debit_account": rule.debit,
+                    "credit_account": rule.credit,
+                }
+                for (document_type, component, group), rule in rules.rules.items()
+            ],
+        )
+        self.connection.execute(
+            update(Organization).where(Organization.id == org_id).values(matrix_version=version)
+        )
+        return int(version)
+
+    def load_matrix(self, org_id: str, version: int) -> PostingMatrix:
+        rows = self.connection.execute(
+            select(
+                PostingRule.document_type,
+                PostingRule.component,
+                PostingRule.group_name,
+                PostingRule.debit_account,
+                PostingRule.credit_account,
+            ).where(PostingRule.org_id == org_id, PostingRule.version == version)
+        ).all()
+        rules = {(t, c, g): Rule(debit=d, credit=cr) for t, c, g, d, cr in rows}
+        return PostingMatrix(org_id=org_id, version=version, rules=rules)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def upsert_documents(self, org_id: str, documents: Sequence[NewDocument]) -> set[str]:
+        """Insert new documents and update changed ones (bumping ``ready_version``); return
+        the ids that were inserted or changed. Same content (same hash) touches nothing."""
+        if not documents:
+            return set()
+        values = pg_insert(Document).values(
+            [
+                {
+                    "org_id": org_id,
+                    "id": d.id,
+                    "type": d.type,
+                    "content": d.content,
+                    "content_hash": d.content_hash,
+                    "cost": d.cost,
+                }
+                for d in documents
+            ]
+        )
+        excluded = values.excluded
+        stmt = values.on_conflict_do_update(
+            index_elements=[Document.org_id, Document.id],
+            set_={
+                "type": excluded.type,
+                "content": excluded.content,
+                "content_hash": excluded.content_hash,
+                "cost": excluded.cost,
+                "ready_version": Document.ready_version + 1,
+                "ready_at": func.now(),
+                # A new version is new work: forget the old version's lease and attempts.
+                "lease_until": None,
+                "attempts": 0,
+                "last_error": None,
+            },
+            where=Document.content_hash != excluded.content_hash,
+        ).returning(Document.id)
+        return set(self.connection.execute(stmt).scalars())
+
+    def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
+        return set(
+            self.connection.execute(
+                select(Document.id).where(Document.org_id == org_id, Document.id.in_(ids))
+            ).scalars()
+        )
+
+    def request_recreate(
+        self, org_id: str, ids: Sequence[str], *, priority: int, lease_seconds: float | None
+    ) -> dict[str, int]:
+        """Bump each document's ``ready_version``; return ``{id: new version}``. With a lease the
+        caller posts them itself and the dispatcher leaves them alone until it expires."""
+        rows = self.connection.execute(
+            text(
+                """
+                UPDATE documents SET
+                    ready_version = ready_version + 1, ready_at = now(), priority = :priority,
+                    attempts = 0, last_error = NULL,
+                    lease_until = CASE WHEN CAST(:lease AS float8) IS NULL THEN NULL
+                                       ELSE now() + make_interval(secs => :lease) END
+                WHERE org_id = :org_id AND id = ANY(:ids)
+                RETURNING id, ready_version
+                """
+            ),
+            {"org_id": org_id, "ids": list(ids), "priority": priority, "lease": lease_seconds},
+        ).all()
+        return {doc_id: version for doc_id, version in rows}
+
+    def documents_for_posting(self, org_id: str, ids: Sequence[str]) -> list[StoredDocument]:
+        rows = self.connection.execute(
+            select(
+                Document.id, Document.content, Document.ready_version, Document.posted_version
+            ).where(Document.org_id == org_id, Document.id.in_(ids))
+        ).all()
+        return [StoredDocument(*row) for row in rows]
+
+    def mark_posted(self, org_id: str, versions: dict[str, int]) -> list[str]:
+        """The optimistic compare-and-set: record ``posted_version = v`` for each document whose
+        ``ready_version`` is still ``v`` and not yet posted. Rows are locked in id order (no
+        deadlock between overlapping batches); a racing transaction waits, then re-checks and
+        finds nothing to do. Returns the ids this transaction won."""
+        if not versions:
+            return []
+        ids = sorted(versions)
+        return list(
+            self.connection.execute(
+                text(
+                    """
+                    WITH wanted AS (
+                        SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]))
+                            AS t(id, version)
+                    ), locked AS (
+                        SELECT d.id, wanted.version FROM documents d
+                          JOIN wanted ON wanted.id = d.id
+                         WHERE d.org_id = :org_id
+                           AND d.ready_version = wanted.version
+                           AND d.posted_version < wanted.version
+                         ORDER BY d.id
+                           FOR UPDATE OF d
+                    )
+                    UPDATE documents d SET
+                        posted_version = locked.version, posted_at = now(), priority = 0,
+                        attempts = 0, lease_until = NULL, last_error = NULL
+                      FROM locked
+                     WHERE d.org_id = :org_id AND d.id = locked.id
+                    RETURNING d.id
+                    """
+                ),
+                {"org_id": org_id, "ids": ids, "versions": [versions[i] for i in ids]},
+            ).scalars()
+        )
+
+    def mark_failed(self, org_id: str, failures: dict[str, tuple[int, str]]) -> None:
+        """Record ``{id: (version, reason)}`` as failed unless a newer version arrived."""
+        if not failures:
+            return
+        ids = sorted(failures)
+        self.connection.execute(
+            text(
+                """
+                UPDATE documents d SET
+                    failed_version = f.version, last_error = f.reason,
+                    lease_until = NULL, priority = 0
+                  FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]),
+                              CAST(:reasons AS text[])) AS f(id, version, reason)
+                 WHERE d.org_id = :org_id AND d.id = f.id
+                   AND d.ready_version = f.version AND d.posted_version < f.version
+                """
+            ),
+            {
+                "org_id": org_id,
+                "ids": ids,
+                "versions": [failures[i][0] for i in ids],
+                "reasons": [failures[i][1] for i in ids],
+            },
+        )
+
+    # -- journal -----------------------------------------------------------------------------
+
+    def retire_active_entries(self, org_id: str, document_ids: Sequence[str]) -> int:
+        if not document_ids:
+            return 0
+        result = self.connection.execute(
+            update(JournalEntry)
+            .where(
+                JournalEntry.org_id == org_id,
+                JournalEntry.document_id.in_(document_ids),
+                JournalEntry.retired_at.is_(None),
+            )
+            .values(retired_at=func.now())
+        )
+        return int(result.rowcount)
+
+    def add_entries(self, org_id: str, entries: Sequence[tuple[EntryDraft, int]]) -> None:
+        """Insert ``(draft, document version)`` entries and their lines."""
+        if not entries:
+            return
+        entry_ids = self.connection.execute(
+            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+            [
+                {
+                    "org_id": org_id,
+                    "document_id": draft.document_id,
+                    "document_version": version,
+                    "document_type": draft.document_type,
+                    "matrix_version": draft.matrix_version,
+                    "entry_date": draft.entry_date,
+                    "currency": draft.currency,
+                }
+                for draft, version in entries
+            ],
+        ).scalars()
+        lines = [
+            {
+                "entry_id": entry_id,
+                "org_id": org_id,
+                "account_code": line.account,
+                "currency": line.currency,
+                "amount": line.amount,
+                "functional_amount": line.functional_amount,
+                "rate": line.rate,
+            }
+            for entry_id, (draft, _) in zip(entry_ids, entries, strict=True)
+            for line in draft.lines
+        ]
+        if lines:
+            self.connection.execute(insert(JournalLine), lines)
+
+    # -- dispatching -------------------------------------------------------------------------
+
+    def acquire_leadership(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew the named lease; True while ``holder`` has it."""
+        row = self.connection.execute(
+            text(
+                """
+                INSERT INTO dispatcher_leases (name, holder, expires_at)
+                VALUES (:name, :holder, now() + make_interval(secs => :ttl))
+                ON CONFLICT (name) DO UPDATE
+                   SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+                 WHERE dispatcher_leases.holder = EXCLUDED.holder
+                    OR dispatcher_leases.expires_at < now()
+                RETURNING holder
+                """
+            ),
+            {"name": name, "holder": holder, "ttl": ttl_seconds},
+        ).one_or_none()
+        return row is not None
+
+    def count_in_flight(self) -> int:
+        return int(
+            self.connection.execute(
+                text(f"SELECT count(*) FROM documents WHERE {PENDING} AND lease_until > now()")
+            ).scalar_one()
+        )
+
+    def bury_exhausted(self, max_attempts: int) -> int:
+        """Give up on versions claimed ``max_attempts`` times without being posted."""
+        result = self.connection.execute(
+            text(
+                f"""
+                UPDATE documents SET
+                    failed_version = ready_version, lease_until = NULL, priority = 0,
+                    last_error = 'gave up after ' || attempts || ' attempts'
+                                 || coalesce(': ' || last_error, '')
+                 WHERE {PENDING} AND attempts >= :max_attempts
+                   AND (lease_until IS NULL OR lease_until < now())
+                """
+            ),
+            {"max_attempts": max_attempts},
+        )
+        return int(result.rowcount)
+
+    def claim_pending(self, priority: int, limit: int, lease_seconds: float) -> list[Claim]:
+        """Lease up to ``limit`` pending documents of one lane, oldest first."""
+        if limit <= 0:
+            return []
+        rows = self.connection.execute(
+            text(
+                f"""
+                WITH picked AS (
+                    SELECT org_id, id FROM documents
+                     WHERE {PENDING} AND priority = :priority
+                       AND (lease_until IS NULL OR lease_until < now())
+                     ORDER BY ready_at
+                     LIMIT :limit
+                       FOR UPDATE SKIP LOCKED
+                )
+                UPDATE documents d SET
+                    lease_until = now() + make_interval(secs => :lease),
+                    attempts = d.attempts + 1
+                  FROM picked
+                 WHERE d.org_id = picked.org_id AND d.id = picked.id
+                RETURNING d.org_id, d.id, d.ready_version, d.priority, d.cost
+                """
+            ),
+            {"priority": priority, "limit": limit, "lease": lease_seconds},
+        ).all()
+        return [Claim(*row) for row in rows]
+
+    def release_leases(self, org_id: str, ids: Sequence[str]) -> None:
+        """Hand leased documents back so the dispatcher can claim them again at once."""
+        self.connection.execute(
+            update(Document)
+            .where(Document.org_id == org_id, Document.id.in_(ids))
+            .values(lease_until=None)
+        )
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def status_counts(self, org_id: str | None = None) -> dict[str, int]:
+        where = "WHERE org_id = :org_id" if org_id is not None else ""
+        row = self.connection.execute(
+            text(
+                f"""
+                SELECT
+                  count(*) FILTER (WHERE {PENDING} AND priority = 1) AS pending_high,
+                  count(*) FILTER (WHERE {PENDING} AND priority = 0) AS pending_normal,
+                  count(*) FILTER (WHERE {PENDING} AND lease_until > now()) AS in_flight,
+                  count(*) FILTER (WHERE posted_version = ready_version) AS posted,
+                  count(*) FILTER (WHERE failed_version = ready_version) AS failed,
+                  count(*) AS documents
+                FROM documents {where}
+                """
+            ),
+            {"org_id": org_id},
+        ).one()
+        return dict(row._mapping)
+
+    def failed_documents(self, limit: int) -> list[tuple[str, str, int, str | None]]:
+        rows = self.connection.execute(
+            select(Document.org_id, Document.id, Document.ready_version, Document.last_error)
+            .where(Document.failed_version == Document.ready_version)
+            .order_by(Document.org_id, Document.id)
+            .limit(limit)
+        ).all()
+        return [(o, i, v, e) for o, i, v, e in rows]

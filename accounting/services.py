@@ -1,0 +1,216 @@
+"""Use cases: the only API that entrypoints (Celery tasks, CLI, HTTP) call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from accounting import money
+from accounting.cache import MatrixCache
+from accounting.documents import Document, content_hash, estimated_cost, validate_documents
+from accounting.errors import (
+    FieldError,
+    NoPublishedMatrix,
+    PermanentError,
+    TooManyDocuments,
+    UnknownOrganization,
+)
+from accounting.ledger import EntryDraft, build_entry
+from accounting.matrix import PostingMatrix
+from accounting.repository import HIGH, NewDocument, OrganizationRow, Repository
+from accounting.uow import UnitOfWork
+
+_document_adapter: TypeAdapter[Document] = TypeAdapter(Document)
+_matrices = MatrixCache()
+
+
+@dataclass
+class UpsertResult:
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[FieldError] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "rejected": [error.as_dict() for error in self.rejected],
+        }
+
+
+@dataclass
+class RecreateResult:
+    versions: dict[str, int] = field(default_factory=dict)
+    rejected: list[FieldError] = field(default_factory=list)
+
+
+@dataclass
+class PostResult:
+    posted: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"posted": len(self.posted), "stale": len(self.stale), "failed": self.failed}
+
+
+# -- set-up -----------------------------------------------------------------------------------
+
+
+def create_organization(
+    uow: UnitOfWork,
+    org_id: str,
+    name: str,
+    functional_currency: str,
+    accounts: Sequence[tuple[str, str, str]],
+) -> None:
+    money.exponent(functional_currency)  # raises UnknownCurrency
+    with uow:
+        uow.repo.add_organization(org_id, name, functional_currency)
+        uow.repo.add_accounts(org_id, accounts)
+        uow.commit()
+
+
+def publish_matrix(uow: UnitOfWork, org_id: str, matrix: PostingMatrix) -> int:
+    """Store ``matrix`` as the organization's next version and make it current."""
+    with uow:
+        _organization(uow.repo, org_id)
+        version = uow.repo.add_published_matrix(org_id, matrix)
+        uow.commit()
+    return version
+
+
+# -- documents --------------------------------------------------------------------------------
+
+
+def upsert_documents(
+    uow: UnitOfWork, org_id: str, raw_documents: Sequence[object], *, max_documents: int
+) -> UpsertResult:
+    """Validate each document on its own; store the good ones in one transaction, bumping
+    ``ready_version`` only where the content changed. Bad ones are reported, not stored."""
+    if len(raw_documents) > max_documents:
+        raise TooManyDocuments(
+            f"{len(raw_documents)} documents in one call; at most {max_documents}"
+        )
+    documents, rejected = validate_documents(raw_documents)
+    result = UpsertResult(rejected=list(rejected))
+    with uow:
+        organization = _organization(uow.repo, org_id)
+        accepted = []
+        for document in documents:
+            error = _currency_error(document, organization)
+            if error:
+                result.rejected.append(error)
+            else:
+                accepted.append(document)
+        changed = uow.repo.upsert_documents(org_id, [_new_document(d) for d in accepted])
+        uow.commit()
+    for document in accepted:
+        (result.changed if document.id in changed else result.unchanged).append(document.id)
+    return result
+
+
+def request_recreate(
+    uow: UnitOfWork, org_id: str, document_ids: Sequence[str], *, hold_seconds: float | None
+) -> RecreateResult:
+    """Make a new version of each document due on the high lane. With ``hold_seconds`` the
+    caller means to post them itself (the fast path); the dispatcher waits that long first."""
+    result = RecreateResult()
+    with uow:
+        _organization(uow.repo, org_id)
+        unique_ids = list(dict.fromkeys(document_ids))
+        known = uow.repo.existing_document_ids(org_id, unique_ids)
+        result.rejected = [
+            FieldError(i, "document_ids", f"no document {i!r} in organization {org_id!r}")
+            for i in unique_ids
+            if i not in known
+        ]
+        ids = [i for i in unique_ids if i in known]
+        result.versions = uow.repo.request_recreate(
+            org_id, ids, priority=HIGH, lease_seconds=hold_seconds
+        )
+        uow.commit()
+    return result
+
+
+def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> PostResult:
+    """Post each ``{document id: version}`` in one transaction. A version that is no longer
+    current or already posted writes nothing; a document that cannot be posted is recorded as
+    failed with its reason and does not stop the others."""
+    result = PostResult()
+    with uow:
+        organization = _organization(uow.repo, org_id)
+        drafts: dict[str, EntryDraft] = {}
+        for stored in uow.repo.documents_for_posting(org_id, list(versions)):
+            version = versions[stored.id]
+            if stored.ready_version != version or stored.posted_version >= version:
+                continue
+            try:
+                matrix = _current_matrix(uow.repo, organization)
+                document = _document_adapter.validate_python(stored.content)
+                drafts[stored.id] = build_entry(document, matrix, organization.functional_currency)
+            except PermanentError as exc:
+                result.failed[stored.id] = str(exc)
+        won = uow.repo.mark_posted(org_id, {i: versions[i] for i in drafts})
+        uow.repo.retire_active_entries(org_id, won)
+        uow.repo.add_entries(org_id, [(drafts[i], versions[i]) for i in won])
+        uow.repo.mark_failed(org_id, {i: (versions[i], r) for i, r in result.failed.items()})
+        uow.commit()
+    result.posted = won
+    result.stale = [i for i in versions if i not in won and i not in result.failed]
+    return result
+
+
+def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> None:
+    """Give documents back to the dispatcher now (e.g. when the fast path could not post)."""
+    with uow:
+        uow.repo.release_leases(org_id, document_ids)
+        uow.commit()
+
+
+def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
+    with uow:
+        return uow.repo.status_counts(org_id)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _organization(repo: Repository, org_id: str) -> OrganizationRow:
+    organization = repo.get_organization(org_id)
+    if organization is None:
+        raise UnknownOrganization(f"unknown organization {org_id!r}")
+    return organization
+
+
+def _current_matrix(repo: Repository, organization: OrganizationRow) -> PostingMatrix:
+    version = organization.matrix_version
+    if version is None:
+        raise NoPublishedMatrix(f"organization {organization.id!r} has no published matrix")
+    return _matrices.get(
+        organization.id, version, lambda: repo.load_matrix(organization.id, version)
+    )
+
+
+def _currency_error(document: Document, organization: OrganizationRow) -> FieldError | None:
+    if document.currency != organization.functional_currency and document.exchange_rate is None:
+        return FieldError(
+            document.id,
+            "exchange_rate",
+            f"required: currency {document.currency} differs from the organization's "
+            f"functional currency {organization.functional_currency}",
+        )
+    return None
+
+
+def _new_document(document: Document) -> NewDocument:
+    return NewDocument(
+        id=document.id,
+        type=document.type,
+        content=document.model_dump(mode="json"),
+        content_hash=content_hash(document),
+        cost=estimated_cost(document),
+    )

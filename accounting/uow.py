@@ -1,0 +1,69 @@
+"""Unit of work: one database transaction, its repository, and what runs after it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from accounting.errors import TransientError
+from accounting.repository import Repository
+
+# SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout, shutdown.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08006"})
+
+
+class UnitOfWork:
+    """``with UnitOfWork(engine) as uow: ...; uow.commit()``. Leaving without commit rolls back.
+
+    Database errors that retrying can fix leave as :class:`TransientError`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._after_commit: list[Callable[[], None]] = []
+
+    def __enter__(self) -> Self:
+        try:
+            self.connection: Connection = self._engine.connect()
+            self._transaction = self.connection.begin()
+        except OperationalError as exc:
+            raise TransientError(f"database unavailable: {exc.orig}") from exc
+        self.repo = Repository(self.connection)
+        self._after_commit = []
+        return self
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
+
+    def commit(self) -> None:
+        self._transaction.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        except DBAPIError:
+            pass  # the connection is already gone; closing it below is all that is left
+        finally:
+            self.connection.close()
+        if isinstance(exc, DBAPIError) and _is_retryable(exc):
+            raise TransientError(f"database error, retry: {exc.orig}") from exc
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, OperationalError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES

@@ -1,0 +1,58 @@
+"""Celery settings for tasks.app:app. URLs come from accounting's settings (ACCOUNTING_*)."""
+
+from __future__ import annotations
+
+from kombu.entity import Exchange, Queue
+
+from accounting.config import get_settings
+
+HIGH_QUEUE = "accounting.high"
+NORMAL_QUEUE = "accounting.normal"
+
+_redis = get_settings().redis_url or "redis://127.0.0.1:6379/0"
+
+broker_url = _redis
+result_backend = _redis
+broker_connection_retry_on_startup = True
+# Longer than the hard time limit, so a slow task is not delivered twice while it runs. Never
+# relied on for correctness: a lost message is recovered by the dispatcher's lease expiry.
+broker_transport_options = {"visibility_timeout": 900}
+result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
+result_expires = 24 * 3600
+# Results name the worker that ran the task (Flower and the tests read it).
+result_extended = True
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+task_queues = (
+    Queue(HIGH_QUEUE, Exchange(HIGH_QUEUE, type="direct"), routing_key=HIGH_QUEUE),
+    Queue(NORMAL_QUEUE, Exchange(NORMAL_QUEUE, type="direct"), routing_key=NORMAL_QUEUE),
+)
+task_default_queue = NORMAL_QUEUE
+task_default_exchange = NORMAL_QUEUE
+task_default_routing_key = NORMAL_QUEUE
+task_create_missing_queues = False
+task_routes = {
+    "accounting.recreate": {"queue": HIGH_QUEUE, "routing_key": HIGH_QUEUE},
+    "accounting.upsert_documents": {"queue": NORMAL_QUEUE, "routing_key": NORMAL_QUEUE},
+    "accounting.post_batch": {"queue": NORMAL_QUEUE, "routing_key": NORMAL_QUEUE},
+}
+
+# Every task is idempotent, so acknowledge after the work and requeue if the worker dies.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_cancel_long_running_tasks_on_connection_loss = True
+task_soft_time_limit = 240
+task_time_limit = 300
+worker_max_tasks_per_child = 10_000
+
+# Flower and `celery events` see every task.
+worker_send_task_events = True
+task_send_sent_event = True
+
+timezone = "UTC"
+enable_utc = True

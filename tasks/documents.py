@@ -1,0 +1,79 @@
+"""Public tasks an application calls: upsert documents (normal lane), recreate (high lane)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+from typing import Any
+
+from accounting import runtime, services
+from accounting.config import get_settings
+from accounting.errors import TransientError
+from tasks.app import app
+from tasks.base import PAYLOAD_SCHEMA, AccountingTask, require_list, require_text
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="accounting.upsert_documents", base=AccountingTask, bind=True)
+def upsert_documents(self: AccountingTask, org_id: str, documents: list[Any]) -> dict[str, Any]:
+    """Create or update documents; changed ones become pending and are posted by the workers.
+
+    Returns ``{"changed": [...], "unchanged": [...], "rejected": [{document_id, field,
+    message}]}``: bad documents are reported and not stored, good ones are stored.
+    """
+    require_text("org_id", org_id)
+    require_list("documents", documents)
+    settings = get_settings()
+    result = services.upsert_documents(
+        runtime.unit_of_work(), org_id, documents, max_documents=settings.max_documents_per_call
+    )
+    if result.rejected:
+        log.warning("org %s: %d documents rejected", org_id, len(result.rejected))
+    if result.changed:
+        runtime.wakeup().notify()
+    return {"schema": PAYLOAD_SCHEMA, **result.as_dict()}
+
+
+@app.task(name="accounting.recreate", base=AccountingTask, bind=True)
+def recreate(
+    self: AccountingTask, org_id: str, document_ids: list[Any], requested_by: str | None = None
+) -> dict[str, Any]:
+    """Recreate the entries of ``document_ids`` at high priority. The job id is this task's id.
+
+    Small recreates are posted right here (the fast path); larger ones, or ones the fast path
+    could not finish, are dispatched ahead of all normal-lane work.
+    """
+    require_text("org_id", org_id)
+    ids = [require_text("document_ids[]", i) for i in require_list("document_ids", document_ids)]
+    settings = get_settings()
+    fast = 0 < len(set(ids)) <= settings.fast_path_max_documents
+    hold = float(settings.lease_seconds) if fast else None
+    requested = services.request_recreate(runtime.unit_of_work(), org_id, ids, hold_seconds=hold)
+    posted: list[str] = []
+    failed: dict[str, str] = {}
+    if fast and requested.versions:
+        try:
+            outcome = services.post_documents(runtime.unit_of_work(), org_id, requested.versions)
+            posted, failed = outcome.posted, outcome.failed
+        except TransientError as exc:
+            log.warning("fast path of job %s fell back to the queue: %s", self.request.id, exc)
+            _hand_back(org_id, list(requested.versions))
+    if len(posted) + len(failed) < len(requested.versions):
+        runtime.wakeup().notify()
+    log.info("recreate job %s by %s: %d posted inline", self.request.id, requested_by, len(posted))
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        "job_id": self.request.id,
+        "requested": len(requested.versions),
+        "posted": posted,
+        "failed": failed,
+        "queued": len(requested.versions) - len(posted) - len(failed),
+        "rejected": [error.as_dict() for error in requested.rejected],
+    }
+
+
+def _hand_back(org_id: str, document_ids: list[str]) -> None:
+    # If this fails too, their hold expires on its own and the dispatcher takes them then.
+    with suppress(TransientError):
+        services.release_documents(runtime.unit_of_work(), org_id, document_ids)

@@ -1,0 +1,36 @@
+"""Real Celery workers as subprocesses on the real broker, against the test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from accounting.config import get_settings
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def celery_app(engine: Engine, redis_client: redis.Redis) -> Any:
+    from tasks.app import app
+
+    return app
+
+
+@pytest.fixture
+def workers(celery_app: Any, tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Any]:
+    from tasks.workers import worker_pool
+
+    env = {"ACCOUNTING_DATABASE_URL": database_url, "ACCOUNTING_REDIS_URL": redis_url}
+    with worker_pool(celery_app, env, tmp_path / "logs") as pool:
+        yield pool
+
+
+@pytest.fixture
+def settings() -> Any:
+    return get_settings()

@@ -1,0 +1,79 @@
+"""Small readers of the database state that tests assert on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+
+def invoice(doc_id: str, unit_price: str = "100.00", quantity: str = "1") -> dict[str, Any]:
+    return {
+        "id": doc_id,
+        "type": "invoice",
+        "date": "2026-03-01",
+        "currency": "EUR",
+        "lines": [{"quantity": quantity, "unit_price": unit_price, "tax_rate": "0.19"}],
+    }
+
+
+def versions(engine: Engine, org_id: str, doc_id: str) -> tuple[int, int, int]:
+    """(ready_version, posted_version, failed_version) of one document."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT ready_version, posted_version, failed_version FROM documents"
+                " WHERE org_id = :o AND id = :d"
+            ),
+            {"o": org_id, "d": doc_id},
+        ).one()
+    return (row[0], row[1], row[2])
+
+
+def active_entries(engine: Engine, org_id: str, doc_id: str) -> list[int]:
+    """Document versions of the document's active (not retired) entry sets."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                text(
+                    "SELECT document_version FROM journal_entries"
+                    " WHERE org_id = :o AND document_id = :d AND retired_at IS NULL"
+                ),
+                {"o": org_id, "d": doc_id},
+            ).scalars()
+        )
+
+
+def count(engine: Engine, sql: str, **params: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(sql), params).scalar_one())
+
+
+def unbalanced_entries(engine: Engine) -> int:
+    return count(
+        engine,
+        """
+        SELECT count(*) FROM (
+            SELECT entry_id FROM journal_lines GROUP BY entry_id, currency
+            HAVING sum(amount) <> 0
+            UNION
+            SELECT entry_id FROM journal_lines GROUP BY entry_id
+            HAVING sum(functional_amount) <> 0
+        ) AS off
+        """,
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, pool: Any = None) -> None:
+    """Poll ``condition`` until it holds; fail with the workers' logs after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            logs = "\n".join(
+                f"--- {w.name}\n{w.log_tail()}" for w in (pool.workers if pool else [])
+            )
+            pytest.fail(f"timed out after {timeout}s waiting for {what}\n{logs}")
+        time.sleep(0.05)
