@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     fast_path_max_documents: int = Field(
         default=10, ge=0, description="Recreates this small are posted inline by the high pool"
     )
+    fast_path_hold_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The dispatcher leaves a fast-path recreate alone this long before taking it",
+    )
     batch_size: int = Field(default=200, ge=1, description="Documents per post_batch task")
     window_batches: int = Field(
         default=8, ge=1, description="Batches the dispatcher keeps in flight (bounds Redis memory)"

@@ -48,7 +48,7 @@ def recreate(
     ids = [require_text("document_ids[]", i) for i in require_list("document_ids", document_ids)]
     settings = get_settings()
     fast = 0 < len(set(ids)) <= settings.fast_path_max_documents
-    hold = float(settings.lease_seconds) if fast else None
+    hold = settings.fast_path_hold_seconds if fast else None
     requested = services.request_recreate(runtime.unit_of_work(), org_id, ids, hold_seconds=hold)
     posted: list[str] = []
     failed: dict[str, str] = {}

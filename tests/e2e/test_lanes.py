@@ -81,3 +81,27 @@ def test_a_task_for_an_unknown_organization_fails_at_once_naming_it(workers: Any
     with pytest.raises(Exception, match="ghost"):
         result.get(timeout=30)
     assert result.state == "FAILURE"
+
+
+def test_a_large_recreate_is_dispatched_on_the_high_lane_and_ends_at_the_new_versions(
+    workers: Any, engine: Any, uow: Any, org: str
+) -> None:
+    from tasks.documents import recreate, upsert_documents
+
+    high = workers.start("accounting.high", concurrency=1)
+    workers.start("accounting.normal", concurrency=1)
+    workers.wait_ready()
+    docs = list(demo_data.documents(30, prefix="big"))
+    upsert_documents.delay(org, docs).get(timeout=30)
+    wait_for(lambda: services.status(uow(), org)["posted"] == 30, 60, "30 posted", workers)
+
+    ids = [d["id"] for d in docs[:15]]
+    outcome = recreate.delay(org, ids).get(timeout=30)
+    assert outcome["posted"] == [] and outcome["queued"] == 15  # too big for the fast path
+    wait_for(
+        lambda: all(active_entries(engine, org, i) == [2] for i in ids),
+        60,
+        "every recreated document posted at version 2",
+        workers,
+    )
+    assert "accounting.post_batch" in high.log_path.read_text()  # the high pool posted them
