@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+from typing import Any
 
+from celery import Celery
+from celery.signals import worker_process_init
+
+from accounting import runtime
 from tasks.dispatcher import DispatcherStep
+
+log = logging.getLogger(__name__)
 
 app = Celery("accounting", include=["tasks.documents", "tasks.posting"])
 app.config_from_object("celeryconfig")
 app.steps["worker"].add(DispatcherStep)
+
+
+@worker_process_init.connect
+def _open_connections(**_: Any) -> None:
+    """Connect each pool process before its first task, so a user's first recreate does not
+    pay for connection set-up."""
+    try:
+        runtime.engine().connect().close()
+        runtime.redis_client().ping()
+    except Exception as exc:  # the first task will retry properly; this is only a warm-up
+        log.warning("could not pre-connect: %s", exc)
