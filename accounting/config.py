@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,9 +34,16 @@ class Settings(BaseSettings):
         gt=0,
         description="The dispatcher leaves a fast-path recreate alone this long before taking it",
     )
-    batch_size: int = Field(default=200, ge=1, description="Documents per post_batch task")
+    batch_size: int = Field(default=200, ge=1, description="At most this many documents per batch")
+    batch_cost: int = Field(
+        default=400, ge=1, description="At most this estimated cost (invoice lines) per batch"
+    )
     window_batches: int = Field(
-        default=8, ge=1, description="Batches the dispatcher keeps in flight (bounds Redis memory)"
+        default=6, ge=1, description="Batches' worth of cost kept in flight (bounds Redis memory)"
+    )
+    scheduling: Literal["fair", "fifo"] = Field(
+        default="fair",
+        description="fair: weighted deficit round robin across organizations; fifo: oldest first",
     )
     lease_seconds: int = Field(
         default=120, ge=5, description="A claimed batch not posted by then is redispatched"

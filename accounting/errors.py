@@ -44,6 +44,10 @@ class NoPublishedMatrix(PermanentError):
     """The organization has no published posting matrix."""
 
 
+class InvalidSetting(PermanentError):
+    """A setting out of its range."""
+
+
 class TooManyDocuments(PermanentError):
     """Too many documents in one call."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -51,7 +52,19 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(Text)
     functional_currency: Mapped[str] = mapped_column(Text)
     matrix_version: Mapped[int | None] = mapped_column(Integer)
+    # Scheduling: a paused organization is not dispatched; weight is its share of the normal
+    # lane; max_in_flight caps its documents in flight; rate_per_second throttles its posting.
+    paused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    weight: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
+    rate_per_second: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("weight > 0", name="weight_positive"),
+        CheckConstraint("max_in_flight IS NULL OR max_in_flight > 0", name="cap_positive"),
+        CheckConstraint("rate_per_second IS NULL OR rate_per_second > 0", name="rate_positive"),
+    )
 
 
 class Account(Base):
@@ -122,11 +135,21 @@ class Document(Base):
         CheckConstraint("posted_version <= ready_version", name="posted_not_ahead"),
         CheckConstraint("failed_version <= ready_version", name="failed_not_ahead"),
         CheckConstraint("priority IN (0, 1)", name="priority"),
+        # The high lane and FIFO order across organizations.
+        Index("ix_documents_pending", "priority", "ready_at", postgresql_where=text(PENDING)),
+        # Per-organization queues: which organizations have work, and each one's oldest first.
         Index(
-            "ix_documents_pending",
+            "ix_documents_pending_org",
+            "org_id",
             "priority",
             "ready_at",
             postgresql_where=text(PENDING),
+        ),
+        # Documents in flight (or whose lease ran out): small, whatever the backlog.
+        Index(
+            "ix_documents_leased",
+            "lease_until",
+            postgresql_where=text(f"{PENDING} AND lease_until IS NOT NULL"),
         ),
     )
 

@@ -1,8 +1,10 @@
 """The dispatcher: leases pending documents from Postgres and hands them out in batches.
 
 Postgres holds the backlog; only a bounded window of batches is ever published, so Redis holds
-that window and never the backlog. One dispatcher leads (a lease row renewed every loop); the
-others stand by and take over when the leader's lease runs out.
+that window and never the backlog. One dispatcher leads (a lease row renewed every round, which
+works through PgBouncer's transaction pooling where session advisory locks do not); the others
+stand by and take over when the leader's lease runs out. The high lane is served first; the
+normal lane is shared between organizations by weighted deficit round robin on estimated cost.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import groupby
 
 from sqlalchemy import Engine
 
 from accounting.config import Settings
 from accounting.errors import TransientError
-from accounting.repository import HIGH, NORMAL, Claim
+from accounting.fairness import Budget, DeficitRoundRobin, OrgDemand
+from accounting.ratelimit import RateLimiter
+from accounting.repository import HIGH, Claim, OrgSchedule, Repository
 from accounting.uow import UnitOfWork
 from accounting.wakeup import Wakeup
 
@@ -39,18 +42,28 @@ class Batch:
 Publish = Callable[[Batch], None]
 
 
-def batches(claims: list[Claim], size: int) -> list[Batch]:
-    """Cut claims into batches of one organization and lane, at most ``size`` documents each,
-    keeping the claim order between batches."""
-    result = []
-    ordered = sorted(claims, key=lambda c: (-c.priority, c.org_id))
-    for (org_id, priority), group in groupby(ordered, key=lambda c: (c.org_id, c.priority)):
-        members = list(group)
-        for start in range(0, len(members), size):
-            chunk = members[start : start + size]
+def batches(claims: list[Claim], max_documents: int, max_cost: int) -> list[Batch]:
+    """Cut claims into batches of one organization and lane, within ``max_documents`` and
+    ``max_cost``, in claim order. A document claimed before (its last batch failed or was lost)
+    goes alone, so a poison document cannot take its neighbours down with it again."""
+    result: list[Batch] = []
+    open_batches: dict[tuple[str, int], tuple[dict[str, int], int]] = {}
+    for claim in claims:
+        if claim.attempts > 1:
             result.append(
-                Batch(org_id, priority == HIGH, {c.document_id: c.version for c in chunk})
+                Batch(claim.org_id, claim.priority == HIGH, {claim.document_id: claim.version})
             )
+            continue
+        key = (claim.org_id, claim.priority)
+        versions, cost = open_batches.get(key, ({}, 0))
+        if versions and (len(versions) >= max_documents or cost + claim.cost > max_cost):
+            result.append(Batch(claim.org_id, claim.priority == HIGH, versions))
+            versions, cost = {}, 0
+        versions[claim.document_id] = claim.version
+        open_batches[key] = (versions, cost + claim.cost)
+    for (org_id, priority), (versions, _) in open_batches.items():
+        result.append(Batch(org_id, priority == HIGH, versions))
+    result.sort(key=lambda b: not b.high)  # the high lane is published first
     return result
 
 
@@ -61,40 +74,98 @@ class Dispatcher:
         publish: Publish,
         wakeup: Wakeup,
         settings: Settings,
+        rate_limiter: RateLimiter | None = None,
         holder: str | None = None,
     ) -> None:
         self._engine = engine
         self._publish = publish
         self._wakeup = wakeup
         self._settings = settings
+        self._rate_limiter = rate_limiter
+        self._fair = DeficitRoundRobin()
         self.holder = holder or f"dispatcher-{uuid.uuid4().hex[:12]}"
 
     @property
     def _leader_ttl(self) -> float:
         return max(5.0, self._settings.dispatch_poll_seconds * 5)
 
+    @property
+    def window_cost(self) -> int:
+        return self._settings.window_batches * self._settings.batch_cost
+
     def run_once(self) -> int:
         """One round: lead or stand by; if leading, fill the window. Returns batches published."""
         with UnitOfWork(self._engine) as uow:
-            leading = uow.repo.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl)
-            if not leading:
+            if not uow.repo.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl):
                 return 0
             uow.repo.bury_exhausted(self._settings.max_attempts)
-            room = self._window_documents - uow.repo.count_in_flight()
-            lease = self._settings.lease_seconds
-            claims = uow.repo.claim_pending(HIGH, room, lease)
-            claims += uow.repo.claim_pending(NORMAL, room - len(claims), lease)
+            in_flight = uow.repo.in_flight_by_org()
+            room = self.window_cost - sum(cost for _, cost in in_flight.values())
+            paused = list(uow.repo.schedules())
+            claims = uow.repo.claim_pending(HIGH, max(room, 0), self._lease, paused)
+            room -= sum(c.cost for c in claims)
+            if self._settings.scheduling == "fifo":
+                claims += uow.repo.claim_pending(0, self._documents_for(room), self._lease, paused)
+            else:
+                claims += self._claim_fairly(uow.repo, room, in_flight)
             uow.commit()
-        # Published after commit: a lost publish only delays the documents until their
-        # lease runs out, while publishing before commit could post unclaimed work.
-        work = batches(claims, self._settings.batch_size)
+        # Published after commit: a lost publish only delays the documents until their lease
+        # runs out, while publishing before commit could post work nobody claimed.
+        work = batches(claims, self._settings.batch_size, self._settings.batch_cost)
         for batch in work:
             self._publish(batch)
         return len(work)
 
     @property
-    def _window_documents(self) -> int:
-        return self._settings.window_batches * self._settings.batch_size
+    def _lease(self) -> float:
+        return float(self._settings.lease_seconds)
+
+    def _documents_for(self, room: int) -> int:
+        return max(0, min(room, self.window_cost))
+
+    def _claim_fairly(
+        self, repo: Repository, room: int, in_flight: dict[str, tuple[int, int]]
+    ) -> list[Claim]:
+        if room <= 0:
+            return []
+        schedules = repo.schedules(repo.organizations_with_normal_work())
+        demands = [
+            self._demand(schedule, in_flight.get(org_id, (0, 0))[0])
+            for org_id, schedule in sorted(schedules.items())
+            if not schedule.paused
+        ]
+        demands = [d for d in demands if d.max_documents is None or d.max_documents > 0]
+        claims: list[Claim] = []
+        for budget in self._fair.budgets(demands, room):
+            taken, held_back = repo.claim_from_org(
+                budget.org_id,
+                max_documents=self._max_documents(budget),
+                max_cost=budget.cost,
+                lease_seconds=self._lease,
+            )
+            self._fair.settle(budget, sum(c.cost for c in taken), held_back)
+            self._return_tokens(schedules[budget.org_id], budget, len(taken))
+            claims += taken
+        return claims
+
+    def _max_documents(self, budget: Budget) -> int:
+        limit = self._settings.window_batches * self._settings.batch_size
+        return limit if budget.documents is None else min(limit, budget.documents)
+
+    def _demand(self, schedule: OrgSchedule, in_flight_documents: int) -> OrgDemand:
+        limit = None
+        if schedule.max_in_flight is not None:
+            limit = max(0, schedule.max_in_flight - in_flight_documents)
+        if schedule.rate_per_second is not None and self._rate_limiter is not None:
+            wanted = self._settings.window_batches * self._settings.batch_size
+            limit = self._rate_limiter.take(
+                schedule.org_id, schedule.rate_per_second, wanted if limit is None else limit
+            )
+        return OrgDemand(schedule.org_id, schedule.weight, limit)
+
+    def _return_tokens(self, schedule: OrgSchedule, budget: Budget, taken: int) -> None:
+        if schedule.rate_per_second is not None and self._rate_limiter and budget.documents:
+            self._rate_limiter.give_back(schedule.org_id, budget.documents - taken)
 
     def run_forever(self, stop: threading.Event) -> None:
         log.info("dispatcher %s started", self.holder)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -13,6 +15,7 @@ from accounting.cache import MatrixCache
 from accounting.documents import Document, content_hash, estimated_cost, validate_documents
 from accounting.errors import (
     FieldError,
+    InvalidSetting,
     NoPublishedMatrix,
     PermanentError,
     TooManyDocuments,
@@ -20,7 +23,13 @@ from accounting.errors import (
 )
 from accounting.ledger import EntryDraft, build_entry
 from accounting.matrix import PostingMatrix
-from accounting.repository import HIGH, NewDocument, OrganizationRow, Repository
+from accounting.repository import (
+    HIGH,
+    DeadDocument,
+    NewDocument,
+    OrganizationRow,
+    Repository,
+)
 from accounting.uow import UnitOfWork
 
 _document_adapter: TypeAdapter[Document] = TypeAdapter(Document)
@@ -45,16 +54,25 @@ class UpsertResult:
 class RecreateResult:
     versions: dict[str, int] = field(default_factory=dict)
     rejected: list[FieldError] = field(default_factory=list)
+    paused: bool = False
 
 
 @dataclass
 class PostResult:
     posted: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    #: Dead at once: the document cannot be posted as it is (reason).
     failed: dict[str, str] = field(default_factory=dict)
+    #: Will be tried again after a backoff (error), until too many attempts.
+    postponed: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"posted": len(self.posted), "stale": len(self.stale), "failed": self.failed}
+        return {
+            "posted": len(self.posted),
+            "stale": len(self.stale),
+            "failed": self.failed,
+            "postponed": self.postponed,
+        }
 
 
 # -- set-up -----------------------------------------------------------------------------------
@@ -120,7 +138,8 @@ def request_recreate(
     caller means to post them itself (the fast path); the dispatcher waits that long first."""
     result = RecreateResult()
     with uow:
-        _organization(uow.repo, org_id)
+        organization = _organization(uow.repo, org_id)
+        result.paused = organization.paused
         unique_ids = list(dict.fromkeys(document_ids))
         known = uow.repo.existing_document_ids(org_id, unique_ids)
         result.rejected = [
@@ -138,30 +157,52 @@ def request_recreate(
 
 def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> PostResult:
     """Post each ``{document id: version}`` in one transaction. A version that is no longer
-    current or already posted writes nothing; a document that cannot be posted is recorded as
-    failed with its reason and does not stop the others."""
+    current or already posted writes nothing. A document that cannot be posted does not stop
+    the others: a permanent reason makes it dead at once; any other error postpones it with a
+    backoff, and the dispatcher gives up on it after ``max_attempts``."""
     result = PostResult()
     with uow:
         organization = _organization(uow.repo, org_id)
         drafts: dict[str, EntryDraft] = {}
+        delays: dict[str, float] = {}
         for stored in uow.repo.documents_for_posting(org_id, list(versions)):
             version = versions[stored.id]
             if stored.ready_version != version or stored.posted_version >= version:
                 continue
             try:
-                matrix = _current_matrix(uow.repo, organization)
-                document = _document_adapter.validate_python(stored.content)
-                drafts[stored.id] = build_entry(document, matrix, organization.functional_currency)
+                drafts[stored.id] = _draft(uow.repo, organization, stored.content)
             except PermanentError as exc:
                 result.failed[stored.id] = str(exc)
+            except Exception as exc:  # a poison document: isolate it, retry it later
+                result.postponed[stored.id] = f"{type(exc).__name__}: {exc}"[:2000]
+                delays[stored.id] = retry_delay(stored.attempts)
         won = uow.repo.mark_posted(org_id, {i: versions[i] for i in drafts})
         uow.repo.retire_active_entries(org_id, won)
         uow.repo.add_entries(org_id, [(drafts[i], versions[i]) for i in won])
         uow.repo.mark_failed(org_id, {i: (versions[i], r) for i, r in result.failed.items()})
+        postponed = {i: (versions[i], e) for i, e in result.postponed.items()}
+        uow.repo.postpone(org_id, postponed, delays)
         uow.commit()
     result.posted = won
-    result.stale = [i for i in versions if i not in won and i not in result.failed]
+    handled = set(won) | set(result.failed) | set(result.postponed)
+    result.stale = [i for i in versions if i not in handled]
     return result
+
+
+def postpone_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int], error: str) -> None:
+    """A whole batch failed unexpectedly: record why and retry its documents after a backoff,
+    one by one (the dispatcher sends documents claimed before in batches of their own)."""
+    with uow:
+        delay = retry_delay(1)
+        errors = {i: (v, error[:2000]) for i, v in versions.items()}
+        uow.repo.postpone(org_id, errors, dict.fromkeys(versions, delay))
+        uow.commit()
+
+
+def retry_delay(attempts: int, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with jitter: spreads the retries of documents that failed together."""
+    exponent: float = 2.0 ** max(0, attempts - 1)
+    return random.uniform(0.5, 1.0) * min(cap, base * exponent)
 
 
 def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> None:
@@ -169,6 +210,56 @@ def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str])
     with uow:
         uow.repo.release_leases(org_id, document_ids)
         uow.commit()
+
+
+def set_paused(uow: UnitOfWork, org_id: str, paused: bool) -> None:
+    """Pause or resume an organization: while paused nothing of it is dispatched or posted
+    inline; its documents keep their place and nothing is dropped."""
+    with uow:
+        _organization(uow.repo, org_id)
+        uow.repo.set_schedule(org_id, paused=paused)
+        uow.commit()
+
+
+def set_schedule(
+    uow: UnitOfWork,
+    org_id: str,
+    *,
+    weight: int | None = None,
+    max_in_flight: int | None = None,
+    rate_per_second: Decimal | None = None,
+    clear: Sequence[str] = (),
+) -> None:
+    """Change an organization's share of the normal lane, its in-flight cap or its rate limit
+    (``clear`` names the limits to remove)."""
+    values: dict[str, Any] = {name: None for name in clear}
+    for name, value in (
+        ("weight", weight),
+        ("max_in_flight", max_in_flight),
+        ("rate_per_second", rate_per_second),
+    ):
+        if value is not None:
+            if value <= 0:
+                raise InvalidSetting(f"{name}: must be positive, got {value}")
+            values[name] = value
+    with uow:
+        _organization(uow.repo, org_id)
+        uow.repo.set_schedule(org_id, **values)
+        uow.commit()
+
+
+def dead_documents(uow: UnitOfWork, org_id: str | None, limit: int = 100) -> list[DeadDocument]:
+    with uow:
+        return uow.repo.dead_documents(org_id, limit)
+
+
+def retry_dead(uow: UnitOfWork, org_id: str, document_ids: Sequence[str] | None) -> int:
+    """Make dead documents pending again (the given ones, or all of the organization's)."""
+    with uow:
+        _organization(uow.repo, org_id)
+        revived = uow.repo.revive(org_id, document_ids)
+        uow.commit()
+    return revived
 
 
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
@@ -184,6 +275,12 @@ def _organization(repo: Repository, org_id: str) -> OrganizationRow:
     if organization is None:
         raise UnknownOrganization(f"unknown organization {org_id!r}")
     return organization
+
+
+def _draft(repo: Repository, organization: OrganizationRow, content: dict[str, Any]) -> EntryDraft:
+    matrix = _current_matrix(repo, organization)
+    document = _document_adapter.validate_python(content)
+    return build_entry(document, matrix, organization.functional_currency)
 
 
 def _current_matrix(repo: Repository, organization: OrganizationRow) -> PostingMatrix:

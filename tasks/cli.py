@@ -1,10 +1,11 @@
-"""The ``accounting`` command line: demo, migrate, status, dispatcher."""
+"""The ``accounting`` command line: demo, migrate, status, dead letters, pause, dispatcher."""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -66,15 +67,98 @@ def status(
     console.print(table)
 
 
+dead = typer.Typer(help="Documents given up on: list them, retry them.", no_args_is_help=True)
+cli.add_typer(dead, name="dead")
+
+
+@dead.command("list")
+def dead_list(
+    org: Annotated[str | None, typer.Option(help="Only this organization")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines")] = False,
+) -> None:
+    """Dead documents with their last error."""
+    rows = services.dead_documents(runtime.unit_of_work(), org, limit)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row.__dict__))
+        return
+    table = Table(title=f"dead documents ({len(rows)} shown)")
+    for column in ("organization", "document", "version", "attempts", "last error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.org_id, row.document_id, str(row.version), str(row.attempts), row.error or ""
+        )
+    console.print(table)
+
+
+@dead.command("retry")
+def dead_retry(
+    org: Annotated[str, typer.Option(help="The organization")],
+    document: Annotated[
+        list[str] | None, typer.Option(help="A document id (repeatable); default: all dead")
+    ] = None,
+) -> None:
+    """Make dead documents pending again: all of an organization's, or the given ones."""
+    revived = services.retry_dead(runtime.unit_of_work(), org, document)
+    runtime.wakeup().notify()
+    console.print(f"{revived} documents of {org} pending again")
+
+
+@cli.command()
+def pause(org: Annotated[str, typer.Argument(help="The organization")]) -> None:
+    """Stop dispatching an organization's documents (nothing is dropped)."""
+    services.set_paused(runtime.unit_of_work(), org, True)
+    console.print(f"{org} paused")
+
+
+@cli.command()
+def resume(org: Annotated[str, typer.Argument(help="The organization")]) -> None:
+    """Dispatch a paused organization's documents again."""
+    services.set_paused(runtime.unit_of_work(), org, False)
+    runtime.wakeup().notify()
+    console.print(f"{org} resumed")
+
+
+@cli.command()
+def schedule(
+    org: Annotated[str, typer.Argument(help="The organization")],
+    weight: Annotated[int | None, typer.Option(help="Share of the normal lane")] = None,
+    max_in_flight: Annotated[int | None, typer.Option(help="Documents in flight at most")] = None,
+    rate: Annotated[float | None, typer.Option(help="Documents per second at most")] = None,
+    clear: Annotated[
+        list[str] | None, typer.Option(help="Remove a limit: max_in_flight or rate_per_second")
+    ] = None,
+) -> None:
+    """Set an organization's weight, in-flight cap or rate limit."""
+    services.set_schedule(
+        runtime.unit_of_work(),
+        org,
+        weight=weight,
+        max_in_flight=max_in_flight,
+        rate_per_second=Decimal(str(rate)) if rate is not None else None,
+        clear=clear or (),
+    )
+    console.print(f"{org} scheduling updated")
+
+
 @cli.command()
 def dispatcher() -> None:
     """Run a dispatcher on its own (normal-lane workers run one by default; one leads)."""
+    from accounting.ratelimit import RateLimiter
     from accounting.scheduler import Dispatcher
     from tasks.posting import publish_batch
 
     settings = get_settings()
     stop = threading.Event()
-    node = Dispatcher(runtime.engine(), publish_batch, runtime.wakeup(), settings)
+    node = Dispatcher(
+        runtime.engine(),
+        publish_batch,
+        runtime.wakeup(),
+        settings,
+        RateLimiter(runtime.redis_client()),
+    )
     console.print(f"dispatcher {node.holder} running; Ctrl-C stops it")
     try:
         node.run_forever(stop)

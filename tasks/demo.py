@@ -98,9 +98,9 @@ def _drive(
             watchdog = _Watchdog(pool, STALL_SECONDS)
             while True:
                 counts = services.status(runtime.unit_of_work(), org_id)
-                watchdog.observe(counts["posted"] + counts["failed"])
-                progress.update(posting, completed=counts["posted"] + counts["failed"])
-                done = counts["documents"] == count and counts["posted"] + counts["failed"] >= count
+                watchdog.observe(counts["posted"] + counts["dead"])
+                progress.update(posting, completed=counts["posted"] + counts["dead"])
+                done = counts["documents"] == count and counts["posted"] + counts["dead"] >= count
                 if targets and counts["posted"] >= _recreate_threshold(
                     count, len(latencies), recreates
                 ):
@@ -111,7 +111,7 @@ def _drive(
                     time.sleep(0.1)
             elapsed = time.monotonic() - started
     final = services.status(runtime.unit_of_work(), org_id)
-    return DemoResult(count, final["posted"], final["failed"], elapsed, latencies)
+    return DemoResult(count, final["posted"], final["dead"], elapsed, latencies)
 
 
 class _Watchdog:

@@ -9,6 +9,7 @@ from celery import bootsteps
 
 from accounting import runtime
 from accounting.config import get_settings
+from accounting.ratelimit import RateLimiter
 from accounting.scheduler import Dispatcher
 from celeryconfig import NORMAL_QUEUE
 
@@ -33,6 +34,7 @@ class DispatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
             publish_batch,
             runtime.wakeup(settings),
             settings,
+            RateLimiter(runtime.redis_client(settings)),
             holder=f"{worker.hostname}",
         )
         self._thread = threading.Thread(

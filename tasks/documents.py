@@ -41,8 +41,8 @@ def recreate(
 ) -> dict[str, Any]:
     """Recreate the entries of ``document_ids`` at high priority. The job id is this task's id.
 
-    Small recreates are posted right here (the fast path); larger ones, or ones the fast path
-    could not finish, are dispatched ahead of all normal-lane work.
+    Small recreates are posted right here (the fast path); larger ones, ones the fast path could
+    not finish and those of a paused organization are dispatched ahead of all normal-lane work.
     """
     require_text("org_id", org_id)
     ids = [require_text("document_ids[]", i) for i in require_list("document_ids", document_ids)]
@@ -52,11 +52,13 @@ def recreate(
     requested = services.request_recreate(runtime.unit_of_work(), org_id, ids, hold_seconds=hold)
     posted: list[str] = []
     failed: dict[str, str] = {}
-    if fast and requested.versions:
+    if requested.paused and fast:
+        _hand_back(org_id, list(requested.versions))  # queued until the organization resumes
+    elif fast and requested.versions:
         try:
             outcome = services.post_documents(runtime.unit_of_work(), org_id, requested.versions)
             posted, failed = outcome.posted, outcome.failed
-        except TransientError as exc:
+        except Exception as exc:
             log.warning("fast path of job %s fell back to the queue: %s", self.request.id, exc)
             _hand_back(org_id, list(requested.versions))
     if len(posted) + len(failed) < len(requested.versions):
@@ -65,6 +67,7 @@ def recreate(
     return {
         "schema": PAYLOAD_SCHEMA,
         "job_id": self.request.id,
+        "paused": requested.paused,
         "requested": len(requested.versions),
         "posted": posted,
         "failed": failed,

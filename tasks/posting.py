@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounting import runtime, services
+from accounting.errors import PermanentError, TransientError
 from accounting.scheduler import Batch
 from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
 from tasks.app import app
@@ -16,8 +17,18 @@ def post_batch(
     self: AccountingTask, org_id: str, versions: dict[str, int], schema: int = PAYLOAD_SCHEMA
 ) -> dict[str, Any]:
     require_text("org_id", org_id)
-    result = services.post_documents(runtime.unit_of_work(), org_id, dict(versions))
-    runtime.wakeup().notify()  # the window has room again
+    try:
+        result = services.post_documents(runtime.unit_of_work(), org_id, dict(versions))
+    except (TransientError, PermanentError):
+        raise  # retried with backoff by Celery, or an unknown organization
+    except Exception as exc:
+        # Unexpected: hand the batch back for a retry, one document at a time, after a backoff.
+        services.postpone_documents(
+            runtime.unit_of_work(), org_id, dict(versions), f"{type(exc).__name__}: {exc}"
+        )
+        raise
+    finally:
+        runtime.wakeup().notify()  # the window has room again
     return result.as_dict()
 
 

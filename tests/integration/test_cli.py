@@ -26,7 +26,7 @@ def test_status_reports_pending_posted_and_failed_per_organization(uow: Any, org
     assert counts["posted"] == 1
     assert counts["pending_high"] == 1  # inv-2, recreated
     assert counts["pending_normal"] == 1  # inv-3
-    assert counts["failed"] == 0
+    assert counts["dead"] == 0
     assert counts["documents"] == 3
 
 

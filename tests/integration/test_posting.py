@@ -162,7 +162,7 @@ def test_a_document_that_cannot_be_posted_fails_with_its_reason_and_the_rest_pos
     assert result.posted == ["inv-1"]
     assert "payout" in result.failed["po-1"]
     assert versions(engine, org, "po-1") == (1, 0, 1)
-    assert services.status(uow(), org)["failed"] == 1
+    assert services.status(uow(), org)["dead"] == 1
 
 
 def test_posting_for_an_unknown_organization_is_refused(engine: Engine, uow: Any) -> None:
