@@ -39,7 +39,14 @@ class WorkerPool:
     log_dir: Path
     workers: list[WorkerProcess] = field(default_factory=list)
 
-    def start(self, queue: str, *, concurrency: int = 1, name: str | None = None) -> WorkerProcess:
+    def start(
+        self,
+        queue: str,
+        *,
+        concurrency: int = 1,
+        name: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> WorkerProcess:
         name = name or f"{queue.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:6]}@demo"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name.split('@')[0]}.log"
@@ -51,7 +58,7 @@ class WorkerPool:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 command,
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

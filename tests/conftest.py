@@ -108,9 +108,17 @@ def uow(engine: Engine) -> Any:
 
 
 @pytest.fixture
-def org(uow: Any) -> str:
-    """A demo organization (EUR) with its chart of accounts and a published matrix."""
-    org_id = "acme"
-    services.create_organization(uow(), org_id, "Acme GmbH", "EUR", demo_data.ACCOUNTS)
-    services.publish_matrix(uow(), org_id, demo_data.matrix(org_id))
-    return org_id
+def make_org(uow: Any) -> Any:
+    """``make_org(id)``: a demo organization (EUR) with its chart and a published matrix."""
+
+    def make(org_id: str) -> str:
+        services.create_organization(uow(), org_id, f"{org_id} GmbH", "EUR", demo_data.ACCOUNTS)
+        services.publish_matrix(uow(), org_id, demo_data.matrix(org_id))
+        return org_id
+
+    return make
+
+
+@pytest.fixture
+def org(make_org: Any) -> str:
+    return str(make_org("acme"))

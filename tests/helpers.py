@@ -77,3 +77,32 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, pool: Any
             )
             pytest.fail(f"timed out after {timeout}s waiting for {what}\n{logs}")
         time.sleep(0.05)
+
+
+def assert_posted_exactly_once(engine: Engine, org_id: str, expected: int) -> None:
+    """Every document of the organization has exactly one active entry set, at its latest
+    version, and no version was ever posted twice."""
+    assert count(engine, "SELECT count(*) FROM documents WHERE org_id = :o", o=org_id) == expected
+    at_latest = count(
+        engine,
+        """
+        SELECT count(*) FROM documents d JOIN journal_entries e
+          ON e.org_id = d.org_id AND e.document_id = d.id AND e.retired_at IS NULL
+         WHERE d.org_id = :o AND e.document_version = d.ready_version
+           AND d.posted_version = d.ready_version
+        """,
+        o=org_id,
+    )
+    assert at_latest == expected
+    duplicated = count(
+        engine,
+        """
+        SELECT count(*) FROM (
+            SELECT document_id FROM journal_entries WHERE org_id = :o AND retired_at IS NULL
+            GROUP BY document_id HAVING count(*) > 1
+        ) AS d
+        """,
+        o=org_id,
+    )
+    assert duplicated == 0
+    assert unbalanced_entries(engine) == 0
