@@ -602,6 +602,19 @@ class Repository:
         ).all()
         return [DeadDocument(*row) for row in rows]
 
+    def abandon_pending(self, org_id: str, reason: str) -> int:
+        result = self.connection.execute(
+            text(
+                f"""
+                UPDATE documents SET failed_version = ready_version, last_error = :reason,
+                       lease_until = NULL, priority = 0
+                 WHERE org_id = :org_id AND {PENDING}
+                """
+            ),
+            {"org_id": org_id, "reason": reason},
+        )
+        return int(result.rowcount)
+
     def revive(self, org_id: str, document_ids: Sequence[str] | None) -> int:
         """Make dead documents pending again (all of the organization's, or the given ones),
         with a fresh attempt count."""

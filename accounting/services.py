@@ -25,6 +25,7 @@ from accounting.ledger import EntryDraft, build_entry
 from accounting.matrix import PostingMatrix
 from accounting.repository import (
     HIGH,
+    NORMAL,
     DeadDocument,
     NewDocument,
     OrganizationRow,
@@ -132,10 +133,16 @@ def upsert_documents(
 
 
 def request_recreate(
-    uow: UnitOfWork, org_id: str, document_ids: Sequence[str], *, hold_seconds: float | None
+    uow: UnitOfWork,
+    org_id: str,
+    document_ids: Sequence[str],
+    *,
+    hold_seconds: float | None,
+    high_lane: bool = True,
 ) -> RecreateResult:
-    """Make a new version of each document due on the high lane. With ``hold_seconds`` the
-    caller means to post them itself (the fast path); the dispatcher waits that long first."""
+    """Make a new version of each document, due on the high lane (or, for a FIFO baseline,
+    the normal one). With ``hold_seconds`` the caller means to post them itself (the fast
+    path); the dispatcher waits that long first."""
     result = RecreateResult()
     with uow:
         organization = _organization(uow.repo, org_id)
@@ -149,7 +156,7 @@ def request_recreate(
         ]
         ids = [i for i in unique_ids if i in known]
         result.versions = uow.repo.request_recreate(
-            org_id, ids, priority=HIGH, lease_seconds=hold_seconds
+            org_id, ids, priority=HIGH if high_lane else NORMAL, lease_seconds=hold_seconds
         )
         uow.commit()
     return result
@@ -260,6 +267,27 @@ def retry_dead(uow: UnitOfWork, org_id: str, document_ids: Sequence[str] | None)
         revived = uow.repo.revive(org_id, document_ids)
         uow.commit()
     return revived
+
+
+def abandon_pending(uow: UnitOfWork, org_id: str, reason: str) -> int:
+    """Give up on every pending document of an organization (they become dead with
+    ``reason`` and can be retried with ``accounting dead retry``)."""
+    with uow:
+        _organization(uow.repo, org_id)
+        abandoned = uow.repo.abandon_pending(org_id, reason)
+        uow.commit()
+    return abandoned
+
+
+def document_versions(
+    uow: UnitOfWork, org_id: str, document_ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """``{id: (ready_version, posted_version)}``."""
+    with uow:
+        return {
+            d.id: (d.ready_version, d.posted_version)
+            for d in uow.repo.documents_for_posting(org_id, document_ids)
+        }
 
 
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:

@@ -16,6 +16,7 @@ from accounting import migrate as migrations
 from accounting import runtime, services
 from accounting.config import get_settings
 from accounting.errors import AccountingError
+from tasks.bench.cli import bench
 
 cli = typer.Typer(
     help="accounting-impact: business documents in, balanced general-ledger entries out.",
@@ -66,6 +67,8 @@ def status(
     table.add_row(*(f"{value:,}" for value in counts.values()))
     console.print(table)
 
+
+cli.add_typer(bench, name="bench")
 
 dead = typer.Typer(help="Documents given up on: list them, retry them.", no_args_is_help=True)
 cli.add_typer(dead, name="dead")
@@ -172,3 +175,7 @@ def main() -> None:
     except AccountingError as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -49,7 +49,13 @@ def recreate(
     settings = get_settings()
     fast = 0 < len(set(ids)) <= settings.fast_path_max_documents
     hold = settings.fast_path_hold_seconds if fast else None
-    requested = services.request_recreate(runtime.unit_of_work(), org_id, ids, hold_seconds=hold)
+    requested = services.request_recreate(
+        runtime.unit_of_work(),
+        org_id,
+        ids,
+        hold_seconds=hold,
+        high_lane=settings.scheduling != "fifo",  # the FIFO baseline has one queue only
+    )
     posted: list[str] = []
     failed: dict[str, str] = {}
     if requested.paused and fast:

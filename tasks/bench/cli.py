@@ -1,0 +1,113 @@
+"""``accounting bench ...``: each scenario prints its figures and its baseline's."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tasks.bench import backlog as backlog_bench
+from tasks.bench import fairness as fairness_bench
+from tasks.bench import priority as priority_bench
+from tasks.bench.harness import MODES, bench_environment, env_items
+
+bench = typer.Typer(
+    help="Benchmarks against a baseline run in the same invocation.", no_args_is_help=True
+)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object (per run)")]
+
+
+@bench.command()
+def priority(
+    backlog: Annotated[int, typer.Option(min=1, help="Normal-lane backlog (documents)")] = 100_000,
+    recreates: Annotated[int, typer.Option(min=1, help="User recreates of one document")] = 20,
+    spacing: Annotated[float, typer.Option(min=0, help="Seconds between recreates")] = 0.5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recreate latency (delay() -> committed) while a backlog drains: ours vs one FIFO queue."""
+    with bench_environment(as_json) as environment:
+        runs = {
+            mode: priority_bench.run(environment, mode, backlog, recreates, spacing)
+            for mode in MODES
+        }
+        figures = {
+            "backlog": backlog,
+            **{mode: run.figures() for mode, run in runs.items()},
+            "redis_before_mb": round(runs["ours"].redis_before_mb, 2),
+            "redis_peak_mb": round(max(run.redis_peak_mb for run in runs.values()), 2),
+            "drained_per_s": {mode: round(run.drained_per_s) for mode, run in runs.items()},
+        }
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title=f"recreate latency, {recreates} recreates, backlog {backlog:,}")
+        for column in ("mode", "p50 ms", "p99 ms", "max ms", "backlog drained/s", "settings"):
+            table.add_column(column)
+        for mode, run in runs.items():
+            f = run.figures()
+            table.add_row(
+                mode, str(f["p50_ms"]), str(f["p99_ms"]), str(f["max_ms"]),
+                f"{run.drained_per_s:,.0f}", env_items(MODES[mode]),
+            )  # fmt: skip
+        environment.console.print(table)
+        environment.console.print(
+            f"Redis used_memory: {figures['redis_before_mb']} MB before, "
+            f"{figures['redis_peak_mb']} MB at peak"
+        )
+
+
+@bench.command()
+def fairness(
+    n: Annotated[
+        list[int] | None, typer.Option(help="Large organization's backlog (repeatable)")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Give up a run after this many seconds")] = 900,
+    as_json: JsonFlag = False,
+) -> None:
+    """Time for each of ten small organizations (200 documents) to be fully posted while a
+    large organization's backlog drains: ours vs one FIFO queue."""
+    sizes = n or [1_000, 100_000]
+    with bench_environment(as_json) as environment:
+        for size in sizes:
+            runs = {mode: fairness_bench.run(environment, mode, size, timeout) for mode in MODES}
+            figures = {
+                "n": size,
+                **{mode: {"max_small_org_s": run.max_small_org_s} for mode, run in runs.items()},
+            }
+            if as_json:
+                print(json.dumps(figures))
+                continue
+            table = Table(title=f"small organizations fully posted, large backlog {size:,}")
+            table.add_column("mode")
+            table.add_column("max s")
+            table.add_column("each small organization, s")
+            for mode, run in runs.items():
+                each = " ".join(f"{s:.2f}" for s in sorted(run.seconds_by_org.values()))
+                table.add_row(mode, f"{run.max_small_org_s:.2f}", each)
+            environment.console.print(table)
+
+
+@bench.command()
+def backlog(
+    n: Annotated[int, typer.Option(min=1, help="Backlog (documents)")] = 1_000_000,
+    drain_seconds: Annotated[float, typer.Option(min=0)] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Redis memory while a large backlog is stored and drains (the window, not the backlog,
+    lives in Redis)."""
+    with bench_environment(as_json) as environment:
+        run = backlog_bench.run(environment, n, drain_seconds)
+        figures = {
+            "backlog": run.backlog,
+            "redis_before_mb": run.redis_before_mb,
+            "redis_peak_mb": run.redis_peak_mb,
+        }
+        if as_json:
+            print(json.dumps(figures))
+        else:
+            environment.console.print(
+                f"backlog {n:,}: Redis used_memory {run.redis_before_mb} MB before, "
+                f"{run.redis_peak_mb} MB at peak"
+            )

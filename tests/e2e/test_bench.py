@@ -1,0 +1,58 @@
+"""The bench scenarios run end to end at a tiny size and report well-formed figures.
+
+They measure speed; these tests only check that each scenario runs its baseline too, drains
+what it started and prints the figures it promises (no timing is asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from helpers import count
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def bench(*args: str) -> list[dict[str, Any]]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "bench", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env=os.environ.copy(),
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+
+
+def test_bench_priority_reports_latency_for_ours_and_the_fifo_baseline(engine: Any) -> None:
+    (figures,) = bench("priority", "--backlog", "300", "--recreates", "3", "--spacing", "0.05")
+    assert figures["backlog"] == 300
+    for mode in ("ours", "fifo"):
+        assert 0 < figures[mode]["p50_ms"] <= figures[mode]["p99_ms"] <= figures[mode]["max_ms"]
+    assert figures["redis_peak_mb"] >= figures["redis_before_mb"] > 0
+    pending = count(
+        engine,
+        "SELECT count(*) FROM documents WHERE ready_version > posted_version"
+        " AND ready_version > failed_version",
+    )
+    assert pending == 0  # each run leaves nothing behind for the next
+
+
+def test_bench_fairness_reports_each_run_size_for_ours_and_the_fifo_baseline(engine: Any) -> None:
+    runs = bench("fairness", "--n", "300", "--n", "500")
+    assert [run["n"] for run in runs] == [300, 500]
+    for run in runs:
+        assert run["ours"]["max_small_org_s"] > 0 and run["fifo"]["max_small_org_s"] > 0
+
+
+def test_bench_backlog_reports_redis_memory(engine: Any) -> None:
+    (figures,) = bench("backlog", "--n", "500", "--drain-seconds", "1")
+    assert figures["backlog"] == 500
+    assert figures["redis_peak_mb"] >= figures["redis_before_mb"] > 0
