@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from typing import Any
 
 from accounting.documents import CreditNote, Document, Invoice, InvoiceLine, Payment, Refund
 from accounting.errors import MissingExchangeRate, UnbalancedEntry
@@ -23,6 +24,52 @@ class Component:
     name: str
     group: str
     amount: Decimal
+
+
+@dataclass(frozen=True)
+class PostingFacts:
+    """What posting needs of a document, whatever the matrix. Computed once, when the document
+    is stored, so posting (and every recreate) skips parsing and validating it again."""
+
+    document_id: str
+    document_type: str
+    entry_date: dt.date
+    currency: str
+    exchange_rate: Decimal | None
+    components: tuple[Component, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.document_id,
+            "type": self.document_type,
+            "date": self.entry_date.isoformat(),
+            "currency": self.currency,
+            "exchange_rate": None if self.exchange_rate is None else str(self.exchange_rate),
+            "components": [[c.name, c.group, str(c.amount)] for c in self.components],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PostingFacts:
+        rate = data["exchange_rate"]
+        return cls(
+            data["id"],
+            data["type"],
+            dt.date.fromisoformat(data["date"]),
+            data["currency"],
+            None if rate is None else Decimal(rate),
+            tuple(Component(n, g, Decimal(a)) for n, g, a in data["components"]),
+        )
+
+
+def posting_facts(document: Document) -> PostingFacts:
+    return PostingFacts(
+        document.id,
+        document.type,
+        document.date,
+        document.currency,
+        document.exchange_rate,
+        tuple(components(document)),
+    )
 
 
 @dataclass(frozen=True)
@@ -103,32 +150,42 @@ def _line_parts(line: InvoiceLine, currency: str) -> list[tuple[str, str, Decima
 
 def build_entry(document: Document, matrix: PostingMatrix, functional_currency: str) -> EntryDraft:
     """Post every component on its rule's debit and credit, netted per account."""
-    rate = _rate(document, functional_currency)
+    return entry_for(posting_facts(document), matrix, functional_currency)
+
+
+def entry_for(facts: PostingFacts, matrix: PostingMatrix, functional_currency: str) -> EntryDraft:
+    """The entry of a stored document's posting facts under ``matrix``."""
+    rate = _rate(facts, functional_currency)
     debits_and_credits: list[LineDraft] = []
-    for component in components(document):
-        rule = matrix.resolve(document.type, component.name, component.group)
+    for component in facts.components:
+        rule = matrix.resolve(facts.document_type, component.name, component.group)
         functional = _to_functional(component.amount, rate, functional_currency)
         debits_and_credits += [
-            LineDraft(rule.debit, component.amount, document.currency, functional, rate),
-            LineDraft(rule.credit, -component.amount, document.currency, -functional, rate),
+            LineDraft(rule.debit, component.amount, facts.currency, functional, rate),
+            LineDraft(rule.credit, -component.amount, facts.currency, -functional, rate),
         ]
     lines = _net_per_account(debits_and_credits)
     if not is_balanced(lines):
-        raise UnbalancedEntry(f"entry for document {document.id!r} does not balance")
+        raise UnbalancedEntry(f"entry for document {facts.document_id!r} does not balance")
     return EntryDraft(
-        document.id, document.type, document.date, document.currency, matrix.version, lines
+        facts.document_id,
+        facts.document_type,
+        facts.entry_date,
+        facts.currency,
+        matrix.version,
+        lines,
     )
 
 
-def _rate(document: Document, functional_currency: str) -> Decimal:
-    if document.currency == functional_currency:
+def _rate(facts: PostingFacts, functional_currency: str) -> Decimal:
+    if facts.currency == functional_currency:
         return Decimal(1)
-    if document.exchange_rate is None:
+    if facts.exchange_rate is None:
         raise MissingExchangeRate(
-            f"document {document.id!r} is in {document.currency} but the functional currency "
-            f"is {functional_currency}: it needs an exchange_rate"
+            f"document {facts.document_id!r} is in {facts.currency} but the functional "
+            f"currency is {functional_currency}: it needs an exchange_rate"
         )
-    return document.exchange_rate
+    return facts.exchange_rate
 
 
 def _to_functional(amount: Decimal, rate: Decimal, functional_currency: str) -> Decimal:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -119,6 +120,8 @@ class Document(Base):
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     type: Mapped[str] = mapped_column(Text)
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # What posting needs, whatever the matrix (accounting.ledger.PostingFacts), computed once.
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
     content_hash: Mapped[str] = mapped_column(Text)
     cost: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     ready_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
@@ -169,9 +172,12 @@ class JournalEntry(Base):
     currency: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The transaction that wrote the entry: its lines must come from the same one (see below).
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=text("txid_current()"))
 
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "document_id"], ["documents.org_id", "documents.id"]),
+        UniqueConstraint("id", "txid"),
         # A version is posted at most once, ever.
         Index(
             "uq_journal_entries_document_version",
@@ -195,7 +201,10 @@ class JournalLine(Base):
     __tablename__ = "journal_lines"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Lines can only be added by the transaction that wrote their entry, which is when the
+    # entry's balance is checked (once per entry, at commit): a later line cannot unbalance it.
+    entry_txid: Mapped[int] = mapped_column(BigInteger, server_default=text("txid_current()"))
     org_id: Mapped[str] = mapped_column(Text)
     account_code: Mapped[str] = mapped_column(Text)
     currency: Mapped[str] = mapped_column(Text)
@@ -205,6 +214,9 @@ class JournalLine(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "account_code"], ["accounts.org_id", "accounts.code"]),
+        ForeignKeyConstraint(
+            ["entry_id", "entry_txid"], ["journal_entries.id", "journal_entries.txid"]
+        ),
         CheckConstraint("amount <> 0 OR functional_amount <> 0", name="not_zero"),
     )
 

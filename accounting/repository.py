@@ -17,7 +17,6 @@ from accounting.models import (
     Account,
     Document,
     JournalEntry,
-    JournalLine,
     Organization,
     PostingRule,
 )
@@ -39,6 +38,7 @@ class NewDocument:
     id: str
     type: str
     content: dict[str, Any]
+    facts: dict[str, Any]
     content_hash: str
     cost: int
 
@@ -46,7 +46,7 @@ class NewDocument:
 @dataclass(frozen=True)
 class StoredDocument:
     id: str
-    content: dict[str, Any]
+    facts: dict[str, Any]
     ready_version: int
     posted_version: int
     attempts: int
@@ -171,6 +171,7 @@ class Repository:
                     "id": d.id,
                     "type": d.type,
                     "content": d.content,
+                    "facts": d.facts,
                     "content_hash": d.content_hash,
                     "cost": d.cost,
                 }
@@ -183,6 +184,7 @@ class Repository:
             set_={
                 "type": excluded.type,
                 "content": excluded.content,
+                "facts": excluded.facts,
                 "content_hash": excluded.content_hash,
                 "cost": excluded.cost,
                 "ready_version": Document.ready_version + 1,
@@ -228,7 +230,7 @@ class Repository:
         rows = self.connection.execute(
             select(
                 Document.id,
-                Document.content,
+                Document.facts,
                 Document.ready_version,
                 Document.posted_version,
                 Document.attempts,
@@ -314,39 +316,53 @@ class Repository:
         return int(result.rowcount)
 
     def add_entries(self, org_id: str, entries: Sequence[tuple[EntryDraft, int]]) -> None:
-        """Insert ``(draft, document version)`` entries and their lines."""
+        """Insert ``(draft, document version)`` entries and their lines with COPY (ids taken
+        from the sequence up front, so lines can name their entry without a round trip)."""
         if not entries:
             return
-        entry_ids = self.connection.execute(
-            insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
-            [
-                {
-                    "org_id": org_id,
-                    "document_id": draft.document_id,
-                    "document_version": version,
-                    "document_type": draft.document_type,
-                    "matrix_version": draft.matrix_version,
-                    "entry_date": draft.entry_date,
-                    "currency": draft.currency,
-                }
-                for draft, version in entries
-            ],
-        ).scalars()
-        lines = [
-            {
-                "entry_id": entry_id,
-                "org_id": org_id,
-                "account_code": line.account,
-                "currency": line.currency,
-                "amount": line.amount,
-                "functional_amount": line.functional_amount,
-                "rate": line.rate,
-            }
-            for entry_id, (draft, _) in zip(entry_ids, entries, strict=True)
-            for line in draft.lines
+        cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        ids = [
+            row[0]
+            for row in cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id'))"
+                " FROM generate_series(1, %s)",
+                (len(entries),),
+            )
         ]
-        if lines:
-            self.connection.execute(insert(JournalLine), lines)
+        with cursor.copy(
+            "COPY journal_entries (id, org_id, document_id, document_version, document_type,"
+            " matrix_version, entry_date, currency) FROM STDIN"
+        ) as copy:
+            for entry_id, (draft, version) in zip(ids, entries, strict=True):
+                copy.write_row(
+                    (
+                        entry_id,
+                        org_id,
+                        draft.document_id,
+                        version,
+                        draft.document_type,
+                        draft.matrix_version,
+                        draft.entry_date,
+                        draft.currency,
+                    )
+                )
+        with cursor.copy(
+            "COPY journal_lines (entry_id, org_id, account_code, currency, amount,"
+            " functional_amount, rate) FROM STDIN"
+        ) as copy:
+            for entry_id, (draft, _) in zip(ids, entries, strict=True):
+                for line in draft.lines:
+                    copy.write_row(
+                        (
+                            entry_id,
+                            org_id,
+                            line.account,
+                            line.currency,
+                            line.amount,
+                            line.functional_amount,
+                            line.rate,
+                        )
+                    )
 
     # -- dispatching -------------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from accounting import money
 from accounting.cache import MatrixCache
 from accounting.documents import Document, content_hash, estimated_cost, validate_documents
@@ -21,7 +19,7 @@ from accounting.errors import (
     TooManyDocuments,
     UnknownOrganization,
 )
-from accounting.ledger import EntryDraft, build_entry
+from accounting.ledger import EntryDraft, PostingFacts, entry_for, posting_facts
 from accounting.matrix import PostingMatrix
 from accounting.repository import (
     HIGH,
@@ -33,7 +31,6 @@ from accounting.repository import (
 )
 from accounting.uow import UnitOfWork
 
-_document_adapter: TypeAdapter[Document] = TypeAdapter(Document)
 _matrices = MatrixCache()
 
 
@@ -177,7 +174,7 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
             if stored.ready_version != version or stored.posted_version >= version:
                 continue
             try:
-                drafts[stored.id] = _draft(uow.repo, organization, stored.content)
+                drafts[stored.id] = _draft(uow.repo, organization, stored.facts)
             except PermanentError as exc:
                 result.failed[stored.id] = str(exc)
             except Exception as exc:  # a poison document: isolate it, retry it later
@@ -305,10 +302,9 @@ def _organization(repo: Repository, org_id: str) -> OrganizationRow:
     return organization
 
 
-def _draft(repo: Repository, organization: OrganizationRow, content: dict[str, Any]) -> EntryDraft:
+def _draft(repo: Repository, organization: OrganizationRow, facts: dict[str, Any]) -> EntryDraft:
     matrix = _current_matrix(repo, organization)
-    document = _document_adapter.validate_python(content)
-    return build_entry(document, matrix, organization.functional_currency)
+    return entry_for(PostingFacts.from_json(facts), matrix, organization.functional_currency)
 
 
 def _current_matrix(repo: Repository, organization: OrganizationRow) -> PostingMatrix:
@@ -336,6 +332,7 @@ def _new_document(document: Document) -> NewDocument:
         id=document.id,
         type=document.type,
         content=document.model_dump(mode="json"),
+        facts=posting_facts(document).to_json(),
         content_hash=content_hash(document),
         cost=estimated_cost(document),
     )

@@ -17,30 +17,32 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# Checked at commit (deferred), once all lines of an entry are in: per currency and in the
-# functional currency, debits equal credits. A bug anywhere above cannot commit unbalanced books.
+# Checked at commit (deferred), once per entry, when all its lines are in: per currency and in
+# the functional currency, debits equal credits. Lines can only be added in the transaction that
+# wrote their entry (the (entry_id, entry_txid) foreign key), so no later insert escapes the
+# check. A bug anywhere above cannot commit unbalanced books.
 BALANCE_CHECK = """
 CREATE FUNCTION journal_entry_must_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     off record;
 BEGIN
     SELECT currency, sum(amount) AS total INTO off
-      FROM journal_lines WHERE entry_id = NEW.entry_id
+      FROM journal_lines WHERE entry_id = NEW.id
      GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'journal entry % does not balance in %: debits minus credits = %',
-            NEW.entry_id, off.currency, off.total USING ERRCODE = 'check_violation';
+            NEW.id, off.currency, off.total USING ERRCODE = 'check_violation';
     END IF;
     SELECT sum(functional_amount) AS total INTO off
-      FROM journal_lines WHERE entry_id = NEW.entry_id HAVING sum(functional_amount) <> 0;
+      FROM journal_lines WHERE entry_id = NEW.id HAVING sum(functional_amount) <> 0;
     IF FOUND THEN
         RAISE EXCEPTION 'journal entry % does not balance in functional currency: %',
-            NEW.entry_id, off.total USING ERRCODE = 'check_violation';
+            NEW.id, off.total USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
 END $$;
-CREATE CONSTRAINT TRIGGER journal_lines_balance
-    AFTER INSERT ON journal_lines
+CREATE CONSTRAINT TRIGGER journal_entries_balance
+    AFTER INSERT ON journal_entries
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION journal_entry_must_balance();
 """
@@ -101,6 +103,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Text(), nullable=False),
         sa.Column("type", sa.Text(), nullable=False),
         sa.Column("content", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("facts", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("content_hash", sa.Text(), nullable=False),
         sa.Column("cost", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.Column("ready_version", sa.Integer(), server_default=sa.text("1"), nullable=False),
@@ -162,12 +165,16 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "txid", sa.BigInteger(), server_default=sa.text("txid_current()"), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["org_id", "document_id"],
             ["documents.org_id", "documents.id"],
             name=op.f("fk_journal_entries_org_id_document_id_documents"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entries")),
+        sa.UniqueConstraint("id", "txid", name=op.f("uq_journal_entries_id_txid")),
     )
     op.create_index(
         "uq_journal_entries_document_version",
@@ -219,6 +226,9 @@ def upgrade() -> None:
         "journal_lines",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "entry_txid", sa.BigInteger(), server_default=sa.text("txid_current()"), nullable=False
+        ),
         sa.Column("org_id", sa.Text(), nullable=False),
         sa.Column("account_code", sa.Text(), nullable=False),
         sa.Column("currency", sa.Text(), nullable=False),
@@ -229,9 +239,9 @@ def upgrade() -> None:
             "amount <> 0 OR functional_amount <> 0", name=op.f("ck_journal_lines_not_zero")
         ),
         sa.ForeignKeyConstraint(
-            ["entry_id"],
-            ["journal_entries.id"],
-            name=op.f("fk_journal_lines_entry_id_journal_entries"),
+            ["entry_id", "entry_txid"],
+            ["journal_entries.id", "journal_entries.txid"],
+            name=op.f("fk_journal_lines_entry_id_entry_txid_journal_entries"),
         ),
         sa.ForeignKeyConstraint(
             ["org_id", "account_code"],
@@ -248,7 +258,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER journal_lines_immutable ON journal_lines")
     op.execute("DROP FUNCTION journal_lines_are_immutable()")
-    op.execute("DROP TRIGGER journal_lines_balance ON journal_lines")
+    op.execute("DROP TRIGGER journal_entries_balance ON journal_entries")
     op.execute("DROP FUNCTION journal_entry_must_balance()")
     op.drop_index(op.f("ix_journal_lines_entry_id"), table_name="journal_lines")
     op.drop_table("journal_lines")

@@ -92,7 +92,7 @@ def test_a_poison_document_ends_dead_with_its_error_while_the_rest_of_its_batch_
     services.upsert_documents(uow(), org, docs, max_documents=100)
     with engine.begin() as connection:
         connection.execute(
-            text("UPDATE documents SET content = '{\"type\": \"invoice\"}' WHERE id = 'inv-07'")
+            text("UPDATE documents SET facts = '{\"type\": \"invoice\"}' WHERE id = 'inv-07'")
         )
     workers.start("accounting.normal", env=FAST_RECOVERY)
     workers.wait_ready()
@@ -103,7 +103,7 @@ def test_a_poison_document_ends_dead_with_its_error_while_the_rest_of_its_batch_
     (dead,) = services.dead_documents(uow(), org)
     assert dead.document_id == "inv-07"
     assert dead.error is not None
-    assert dead.error.startswith("gave up after 3 attempts") and "ValidationError" in dead.error
+    assert dead.error.startswith("gave up after 3 attempts") and "KeyError" in dead.error
 
 
 def test_a_paused_organization_posts_nothing_until_resumed_then_everything(

@@ -184,3 +184,18 @@ def _await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("the second session never waited for the lock")
+
+
+def test_a_line_cannot_be_added_to_an_entry_committed_earlier(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    upsert(uow, org, invoice("inv-1"))
+    services.post_documents(uow(), org, {"inv-1": 1})
+    with pytest.raises(IntegrityError, match="entry_txid"), engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO journal_lines (entry_id, org_id, account_code, currency, amount,"
+                " functional_amount, rate)"
+                " SELECT id, org_id, '4000', 'EUR', -5, -5, 1 FROM journal_entries"
+            )
+        )

@@ -120,13 +120,13 @@ def test_a_poison_document_is_postponed_with_its_error_while_the_rest_post(
     engine: Engine, uow: Any, org: str
 ) -> None:
     upsert(uow, org, 3)
-    with engine.begin() as connection:  # stored content that no longer parses
+    with engine.begin() as connection:  # stored posting facts that are corrupt
         connection.execute(
-            text("UPDATE documents SET content = '{\"type\": \"invoice\"}' WHERE id = 'inv-0001'")
+            text("UPDATE documents SET facts = '{\"type\": \"invoice\"}' WHERE id = 'inv-0001'")
         )
     result = services.post_documents(uow(), org, {"inv-0000": 1, "inv-0001": 1, "inv-0002": 1})
     assert sorted(result.posted) == ["inv-0000", "inv-0002"]
-    assert "ValidationError" in result.postponed["inv-0001"]
+    assert "KeyError" in result.postponed["inv-0001"]
     assert versions(engine, org, "inv-0001") == (1, 0, 0)  # still pending, retried later
     held = count(
         engine, "SELECT count(*) FROM documents WHERE id = 'inv-0001' AND lease_until > now()"
