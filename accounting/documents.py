@@ -251,12 +251,17 @@ _DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
 # --- operations on documents ----------------------------------------------------------------
 
 
-def content_hash(document: Document) -> str:
-    """sha256 of the canonical JSON: identical content, identical hash."""
-    canonical = json.dumps(
+def canonical_json(document: Document) -> str:
+    """The document as compact JSON with sorted keys: identical content, identical text."""
+    return json.dumps(
         document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def content_hash(document: Document, canonical: str | None = None) -> str:
+    """sha256 of the canonical JSON (pass it if you have it): identical content, identical hash."""
+    text = canonical if canonical is not None else canonical_json(document)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def estimated_cost(document: Document) -> int:

@@ -1,9 +1,11 @@
 """Weighted deficit round robin across organizations, on estimated cost (pure, no I/O).
 
-Each dispatch round shares the free room of the window between the organizations that have
-work, in proportion to their weights. An organization that could not use its whole share
-because its next document is expensive keeps the difference as credit (its deficit) for the
-next round, so a 2,000-line invoice waits its turn instead of starving or jumping the queue.
+Each dispatch round visits the organizations that have work, in turn, starting after the one
+served last, and gives each visited organization a budget: its weighted share of the free room,
+but never less than a quantum (times its weight), so that a nearly full window yields a few
+real batches rather than many tiny ones. An organization whose next document did not fit in its
+budget keeps the rest as credit (its deficit) for its next turn, so a 2,000-line invoice waits
+its turn instead of starving or jumping the queue.
 """
 
 from __future__ import annotations
@@ -29,25 +31,35 @@ class Budget:
 
 
 class DeficitRoundRobin:
-    def __init__(self) -> None:
+    def __init__(self, quantum: int) -> None:
+        self._quantum = quantum
         self._deficit: dict[str, int] = {}
+        self._last_served: str | None = None
 
     def budgets(self, demands: list[OrgDemand], room: int) -> list[Budget]:
-        """Each organization's cost budget for this round: its weighted share of ``room`` plus
-        the credit it carries. Shares are rounded up so that every organization with work can
-        take at least one cheap document. An organization without work loses its credit."""
+        """Budgets for this round, in serving order, until ``room`` is given out. An
+        organization without work loses its credit."""
         active = {d.org_id for d in demands}
         self._deficit = {org: credit for org, credit in self._deficit.items() if org in active}
         total_weight = sum(d.weight for d in demands) or 1
-        return [
-            Budget(
-                d.org_id,
-                -(-room * d.weight // total_weight) + self._deficit.get(d.org_id, 0),
-                d.max_documents,
-            )
-            for d in demands
-            if room > 0
+        budgets = []
+        left = room
+        for demand in self._in_turn(demands):
+            if left <= 0:
+                break
+            share = max(room * demand.weight // total_weight, self._quantum * demand.weight)
+            cost = share + self._deficit.get(demand.org_id, 0)
+            budgets.append(Budget(demand.org_id, cost, demand.max_documents))
+            left -= share
+            self._last_served = demand.org_id
+        return budgets
+
+    def _in_turn(self, demands: list[OrgDemand]) -> list[OrgDemand]:
+        ordered = sorted(demands, key=lambda d: d.org_id)
+        after = [
+            d for d in ordered if self._last_served is not None and d.org_id > self._last_served
         ]
+        return after + [d for d in ordered if d not in after]
 
     def settle(self, budget: Budget, used: int, held_back: bool) -> None:
         """Record what an organization used of its budget. Only one whose next document did

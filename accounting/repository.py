@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from accounting.ledger import EntryDraft
 from accounting.matrix import PostingMatrix, Rule
@@ -37,8 +37,8 @@ class OrganizationRow:
 class NewDocument:
     id: str
     type: str
-    content: dict[str, Any]
-    facts: dict[str, Any]
+    content_json: str
+    facts_json: str
     content_hash: str
     cost: int
 
@@ -161,42 +161,33 @@ class Repository:
 
     def upsert_documents(self, org_id: str, documents: Sequence[NewDocument]) -> set[str]:
         """Insert new documents and update changed ones (bumping ``ready_version``); return
-        the ids that were inserted or changed. Same content (same hash) touches nothing."""
+        the ids that were inserted or changed. Same content (same hash) touches nothing.
+        The rows travel as one JSON array (the documents' JSON is spliced in as it is), so the
+        statement's text and cost do not grow with escaping or per-row parameters."""
         if not documents:
             return set()
-        values = pg_insert(Document).values(
-            [
-                {
-                    "org_id": org_id,
-                    "id": d.id,
-                    "type": d.type,
-                    "content": d.content,
-                    "facts": d.facts,
-                    "content_hash": d.content_hash,
-                    "cost": d.cost,
-                }
-                for d in documents
-            ]
-        )
-        excluded = values.excluded
-        stmt = values.on_conflict_do_update(
-            index_elements=[Document.org_id, Document.id],
-            set_={
-                "type": excluded.type,
-                "content": excluded.content,
-                "facts": excluded.facts,
-                "content_hash": excluded.content_hash,
-                "cost": excluded.cost,
-                "ready_version": Document.ready_version + 1,
-                "ready_at": func.now(),
-                # A new version is new work: forget the old version's lease and attempts.
-                "lease_until": None,
-                "attempts": 0,
-                "last_error": None,
-            },
-            where=Document.content_hash != excluded.content_hash,
-        ).returning(Document.id)
-        return set(self.connection.execute(stmt).scalars())
+        rows = "[" + ",".join(_document_row(d) for d in documents) + "]"
+        inserted_or_changed = self.connection.execute(
+            text(
+                """
+                INSERT INTO documents AS d (org_id, id, type, content, facts, content_hash, cost)
+                SELECT :org_id, n.id, n.type, n.content, n.facts, n.content_hash, n.cost
+                  FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                       AS n(id text, type text, content jsonb, facts jsonb, content_hash text,
+                            cost int)
+                ON CONFLICT (org_id, id) DO UPDATE SET
+                    type = EXCLUDED.type, content = EXCLUDED.content, facts = EXCLUDED.facts,
+                    content_hash = EXCLUDED.content_hash, cost = EXCLUDED.cost,
+                    ready_version = d.ready_version + 1, ready_at = now(),
+                    -- a new version is new work: forget the old version's lease and attempts
+                    lease_until = NULL, attempts = 0, last_error = NULL
+                 WHERE d.content_hash <> EXCLUDED.content_hash
+                RETURNING d.id
+                """
+            ),
+            {"org_id": org_id, "rows": rows},
+        ).scalars()
+        return set(inserted_or_changed)
 
     def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         return set(
@@ -385,7 +376,9 @@ class Repository:
         return row is not None
 
     def bury_exhausted(self, max_attempts: int) -> int:
-        """Give up on versions claimed ``max_attempts`` times without being posted."""
+        """Give up on versions claimed ``max_attempts`` times without being posted. (Claiming
+        sets the lease, so only leased rows are looked at: the small lease index, not the
+        backlog.)"""
         result = self.connection.execute(
             text(
                 f"""
@@ -394,7 +387,7 @@ class Repository:
                     last_error = 'gave up after ' || attempts || ' attempts'
                                  || coalesce(': ' || last_error, '')
                  WHERE {PENDING} AND attempts >= :max_attempts
-                   AND (lease_until IS NULL OR lease_until < now())
+                   AND lease_until IS NOT NULL AND lease_until < now()
                 """
             ),
             {"max_attempts": max_attempts},
@@ -642,3 +635,11 @@ class Repository:
         if document_ids is not None:
             query = query.where(Document.id.in_(document_ids))
         return int(self.connection.execute(query).rowcount)
+
+
+def _document_row(document: NewDocument) -> str:
+    return (
+        f'{{"id":{json.dumps(document.id)},"type":{json.dumps(document.type)},'
+        f'"content":{document.content_json},"facts":{document.facts_json},'
+        f'"content_hash":"{document.content_hash}","cost":{document.cost}}}'
+    )

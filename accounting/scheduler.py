@@ -82,7 +82,7 @@ class Dispatcher:
         self._wakeup = wakeup
         self._settings = settings
         self._rate_limiter = rate_limiter
-        self._fair = DeficitRoundRobin()
+        self._fair = DeficitRoundRobin(quantum=max(1, settings.batch_cost // 2))
         self.holder = holder or f"dispatcher-{uuid.uuid4().hex[:12]}"
 
     @property
@@ -102,9 +102,13 @@ class Dispatcher:
             in_flight = uow.repo.in_flight_by_org()
             room = self.window_cost - sum(cost for _, cost in in_flight.values())
             paused = list(uow.repo.schedules())
-            claims = uow.repo.claim_pending(HIGH, max(room, 0), self._lease, paused)
+            # The high lane is never held back by normal work filling the window.
+            high_room = max(room, self._settings.batch_cost)
+            claims = uow.repo.claim_pending(HIGH, high_room, self._lease, paused)
             room -= sum(c.cost for c in claims)
-            if self._settings.scheduling == "fifo":
+            if room < self._settings.batch_cost:
+                pass  # refill once a whole batch fits: small refills make tiny batches
+            elif self._settings.scheduling == "fifo":
                 claims += uow.repo.claim_pending(0, self._documents_for(room), self._lease, paused)
             else:
                 claims += self._claim_fairly(uow.repo, room, in_flight)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,13 @@ from typing import Any
 
 from accounting import money
 from accounting.cache import MatrixCache
-from accounting.documents import Document, content_hash, estimated_cost, validate_documents
+from accounting.documents import (
+    Document,
+    canonical_json,
+    content_hash,
+    estimated_cost,
+    validate_documents,
+)
 from accounting.errors import (
     FieldError,
     InvalidSetting,
@@ -328,11 +335,12 @@ def _currency_error(document: Document, organization: OrganizationRow) -> FieldE
 
 
 def _new_document(document: Document) -> NewDocument:
+    canonical = canonical_json(document)
     return NewDocument(
         id=document.id,
         type=document.type,
-        content=document.model_dump(mode="json"),
-        facts=posting_facts(document).to_json(),
-        content_hash=content_hash(document),
+        content_json=canonical,
+        facts_json=json.dumps(posting_facts(document).to_json(), separators=(",", ":")),
+        content_hash=content_hash(document, canonical),
         cost=estimated_cost(document),
     )

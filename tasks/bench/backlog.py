@@ -21,7 +21,7 @@ def run(bench: Bench, backlog: int, drain_seconds: float) -> BacklogRun:
     org = bench.new_org("backlog")
     before = bench.redis_used_mb()
     peak = before
-    with bench.workers("ours"), bench.progress() as progress:
+    with bench.abandoning([org]), bench.workers("ours"), bench.progress() as progress:
         chunk = 50_000
         task = progress.add_task(f"load {backlog:,} documents", total=backlog)
         for start in range(0, backlog, chunk):
@@ -33,5 +33,4 @@ def run(bench: Bench, backlog: int, drain_seconds: float) -> BacklogRun:
         while time.monotonic() < deadline:
             peak = max(peak, bench.redis_used_mb())
             time.sleep(0.25)
-    bench.finish([org])
     return BacklogRun(backlog, round(before, 2), round(peak, 2))

@@ -27,7 +27,7 @@ def run(bench: Bench, mode: str, backlog: int, timeout: float) -> FairnessRun:
     last of them posted."""
     big = bench.new_org(f"{mode}-big")
     smalls = [bench.new_org(f"{mode}-small{n}") for n in range(SMALL_ORGS)]
-    with bench.workers(mode), bench.progress() as progress:
+    with bench.abandoning([big, *smalls]), bench.workers(mode), bench.progress() as progress:
         bench.load(big, backlog, f"{big}-doc", progress)
         submitted = {org: bench.load(org, SMALL_DOCUMENTS, f"{org}-doc") for org in smalls}
         task = progress.add_task("small organizations fully posted", total=SMALL_ORGS)
@@ -41,7 +41,6 @@ def run(bench: Bench, mode: str, backlog: int, timeout: float) -> FairnessRun:
             return len(finished) == len(smalls)
 
         wait_until(all_finished, timeout, "every small organization posted", interval=0.02)
-    bench.finish([big, *smalls])
     return FairnessRun({org.rsplit("-", 2)[-2]: s for org, s in finished.items()})
 
 

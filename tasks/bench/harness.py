@@ -94,10 +94,15 @@ class Bench:
             pool.wait_ready()
             yield
 
-    def finish(self, org_ids: Sequence[str]) -> None:
-        """Leave nothing pending for the next run: what a run did not drain is abandoned."""
-        for org_id in org_ids:
-            services.abandon_pending(runtime.unit_of_work(), org_id, "bench run ended")
+    @contextmanager
+    def abandoning(self, org_ids: Sequence[str]) -> Iterator[None]:
+        """Leave nothing pending for the next run, even an interrupted one: what a run did
+        not drain is abandoned (dead, with the reason "bench run ended")."""
+        try:
+            yield
+        finally:
+            for org_id in org_ids:
+                services.abandon_pending(runtime.unit_of_work(), org_id, "bench run ended")
 
     def redis_used_mb(self) -> float:
         return int(runtime.redis_client().info("memory")["used_memory"]) / 2**20

@@ -33,7 +33,7 @@ def run(bench: Bench, mode: str, backlog: int, recreates: int, spacing: float) -
 
     org = bench.new_org(mode)
     redis_before = bench.redis_used_mb()
-    with bench.workers(mode):
+    with bench.abandoning([org]), bench.workers(mode):
         bench.load(org, recreates, f"{org}-user")
         users = [f"{org}-user-{n:07d}" for n in range(recreates)]
         wait_until(lambda: _posted(org) >= len(users), 60, "the user documents posted")
@@ -43,7 +43,6 @@ def run(bench: Bench, mode: str, backlog: int, recreates: int, spacing: float) -
             sampler = _Sampler(bench)
             latencies = _recreates(org, users, recreates, spacing, recreate, sampler, progress)
             drained = (_posted(org) - before) / (time.monotonic() - started)
-    bench.finish([org])
     return PriorityRun(latencies, redis_before, sampler.peak, drained)
 
 
