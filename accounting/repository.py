@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, ScalarSelect, Text, func, insert, literal, select, text, update
 
 from accounting.ledger import EntryDraft
 from accounting.matrix import PostingMatrix, Rule
@@ -23,6 +23,13 @@ from accounting.models import (
 from accounting.models import PostingMatrix as PostingMatrixRow
 
 HIGH, NORMAL = 1, 0
+
+# The organization as a query parameter the planner cannot see. A new or fast-growing
+# organization is missing from the table statistics; planned with its literal id, "org_id = x"
+# looks like one row and Postgres scans the whole organization instead of probing the primary
+# key for the batch's ids (measured: 95 ms instead of 2 ms for 60 documents of a 5,000-document
+# organization, growing with the organization).
+ORG = "(SELECT CAST(:org_id AS text))"
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,9 @@ class Repository:
     def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         return set(
             self.connection.execute(
-                select(Document.id).where(Document.org_id == org_id, Document.id.in_(ids))
+                select(Document.id).where(
+                    Document.org_id == _same_org(org_id), Document.id.in_(ids)
+                )
             ).scalars()
         )
 
@@ -203,13 +212,13 @@ class Repository:
         caller posts them itself and the dispatcher leaves them alone until it expires."""
         rows = self.connection.execute(
             text(
-                """
+                f"""
                 UPDATE documents SET
                     ready_version = ready_version + 1, ready_at = now(), priority = :priority,
                     attempts = 0, last_error = NULL,
                     lease_until = CASE WHEN CAST(:lease AS float8) IS NULL THEN NULL
                                        ELSE now() + make_interval(secs => :lease) END
-                WHERE org_id = :org_id AND id = ANY(:ids)
+                WHERE org_id = {ORG} AND id = ANY(:ids)
                 RETURNING id, ready_version
                 """
             ),
@@ -225,7 +234,7 @@ class Repository:
                 Document.ready_version,
                 Document.posted_version,
                 Document.attempts,
-            ).where(Document.org_id == org_id, Document.id.in_(ids))
+            ).where(Document.org_id == _same_org(org_id), Document.id.in_(ids))
         ).all()
         return [StoredDocument(*row) for row in rows]
 
@@ -233,21 +242,22 @@ class Repository:
         """The optimistic compare-and-set: record ``posted_version = v`` for each document whose
         ``ready_version`` is still ``v`` and not yet posted. Rows are locked in id order (no
         deadlock between overlapping batches); a racing transaction waits, then re-checks and
-        finds nothing to do. Returns the ids this transaction won."""
+        finds nothing to do. Returns the ids this transaction won. (``id = ANY`` keeps the
+        plan on the primary key whatever the statistics say about the unnest join.)"""
         if not versions:
             return []
         ids = sorted(versions)
         return list(
             self.connection.execute(
                 text(
-                    """
+                    f"""
                     WITH wanted AS (
                         SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]))
                             AS t(id, version)
                     ), locked AS (
                         SELECT d.id, wanted.version FROM documents d
                           JOIN wanted ON wanted.id = d.id
-                         WHERE d.org_id = :org_id
+                         WHERE d.org_id = {ORG} AND d.id = ANY(CAST(:ids AS text[]))
                            AND d.ready_version = wanted.version
                            AND d.posted_version < wanted.version
                          ORDER BY d.id
@@ -257,7 +267,7 @@ class Repository:
                         posted_version = locked.version, posted_at = now(), priority = 0,
                         attempts = 0, lease_until = NULL, last_error = NULL
                       FROM locked
-                     WHERE d.org_id = :org_id AND d.id = locked.id
+                     WHERE d.org_id = {ORG} AND d.id = locked.id
                     RETURNING d.id
                     """
                 ),
@@ -272,13 +282,13 @@ class Repository:
         ids = sorted(failures)
         self.connection.execute(
             text(
-                """
+                f"""
                 UPDATE documents d SET
                     failed_version = f.version, last_error = f.reason,
                     lease_until = NULL, priority = 0
                   FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]),
                               CAST(:reasons AS text[])) AS f(id, version, reason)
-                 WHERE d.org_id = :org_id AND d.id = f.id
+                 WHERE d.org_id = {ORG} AND d.id = f.id AND d.id = ANY(CAST(:ids AS text[]))
                    AND d.ready_version = f.version AND d.posted_version < f.version
                 """
             ),
@@ -298,7 +308,7 @@ class Repository:
         result = self.connection.execute(
             update(JournalEntry)
             .where(
-                JournalEntry.org_id == org_id,
+                JournalEntry.org_id == _same_org(org_id),
                 JournalEntry.document_id.in_(document_ids),
                 JournalEntry.retired_at.is_(None),
             )
@@ -446,7 +456,7 @@ class Repository:
             text(
                 f"""
                 SELECT id, cost FROM documents
-                 WHERE org_id = :org_id AND {PENDING} AND priority = 0
+                 WHERE org_id = {ORG} AND {PENDING} AND priority = 0
                    AND (lease_until IS NULL OR lease_until < now())
                  ORDER BY ready_at
                  LIMIT :max_documents
@@ -466,10 +476,10 @@ class Repository:
             return [], held_back
         rows = self.connection.execute(
             text(
-                """
+                f"""
                 UPDATE documents SET
                     lease_until = now() + make_interval(secs => :lease), attempts = attempts + 1
-                 WHERE org_id = :org_id AND id = ANY(:ids)
+                 WHERE org_id = {ORG} AND id = ANY(:ids)
                 RETURNING org_id, id, ready_version, priority, cost, attempts
                 """
             ),
@@ -547,14 +557,14 @@ class Repository:
         ids = sorted(errors)
         self.connection.execute(
             text(
-                """
+                f"""
                 UPDATE documents d SET
                     last_error = e.reason,
                     lease_until = now() + make_interval(secs => e.delay)
                   FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]),
                               CAST(:reasons AS text[]), CAST(:delays AS float8[]))
                        AS e(id, version, reason, delay)
-                 WHERE d.org_id = :org_id AND d.id = e.id
+                 WHERE d.org_id = {ORG} AND d.id = e.id AND d.id = ANY(CAST(:ids AS text[]))
                    AND d.ready_version = e.version AND d.posted_version < e.version
                 """
             ),
@@ -571,7 +581,7 @@ class Repository:
         """Hand leased documents back so the dispatcher can claim them again at once."""
         self.connection.execute(
             update(Document)
-            .where(Document.org_id == org_id, Document.id.in_(ids))
+            .where(Document.org_id == _same_org(org_id), Document.id.in_(ids))
             .values(lease_until=None)
         )
 
@@ -617,12 +627,18 @@ class Repository:
                 f"""
                 UPDATE documents SET failed_version = ready_version, last_error = :reason,
                        lease_until = NULL, priority = 0
-                 WHERE org_id = :org_id AND {PENDING}
+                 WHERE org_id = {ORG} AND {PENDING}
                 """
             ),
             {"org_id": org_id, "reason": reason},
         )
         return int(result.rowcount)
+
+    def vacuum_queue(self) -> None:
+        """VACUUM ANALYZE the documents table (outside any transaction): clears the dead
+        entries a mass update leaves at the head of the pending indexes."""
+        autocommit = self.connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.execute(text("VACUUM (ANALYZE) documents"))
 
     def revive(self, org_id: str, document_ids: Sequence[str] | None) -> int:
         """Make dead documents pending again (all of the organization's, or the given ones),
@@ -635,6 +651,11 @@ class Repository:
         if document_ids is not None:
             query = query.where(Document.id.in_(document_ids))
         return int(self.connection.execute(query).rowcount)
+
+
+def _same_org(org_id: str) -> ScalarSelect[str]:
+    """``ORG`` for Core queries."""
+    return select(literal(org_id, Text)).scalar_subquery()
 
 
 def _document_row(document: NewDocument) -> str:

@@ -21,7 +21,7 @@ from accounting.config import Settings
 from accounting.errors import TransientError
 from accounting.fairness import Budget, DeficitRoundRobin, OrgDemand
 from accounting.ratelimit import RateLimiter
-from accounting.repository import HIGH, Claim, OrgSchedule, Repository
+from accounting.repository import HIGH, NORMAL, Claim, OrgSchedule, Repository
 from accounting.uow import UnitOfWork
 from accounting.wakeup import Wakeup
 
@@ -106,12 +106,7 @@ class Dispatcher:
             high_room = max(room, self._settings.batch_cost)
             claims = uow.repo.claim_pending(HIGH, high_room, self._lease, paused)
             room -= sum(c.cost for c in claims)
-            if room < self._settings.batch_cost:
-                pass  # refill once a whole batch fits: small refills make tiny batches
-            elif self._settings.scheduling == "fifo":
-                claims += uow.repo.claim_pending(0, self._documents_for(room), self._lease, paused)
-            else:
-                claims += self._claim_fairly(uow.repo, room, in_flight)
+            claims += self._claim_normal(uow.repo, room, in_flight, paused)
             uow.commit()
         # Published after commit: a lost publish only delays the documents until their lease
         # runs out, while publishing before commit could post work nobody claimed.
@@ -124,14 +119,22 @@ class Dispatcher:
     def _lease(self) -> float:
         return float(self._settings.lease_seconds)
 
-    def _documents_for(self, room: int) -> int:
-        return max(0, min(room, self.window_cost))
+    def _claim_normal(
+        self,
+        repo: Repository,
+        room: int,
+        in_flight: dict[str, tuple[int, int]],
+        paused: list[str],
+    ) -> list[Claim]:
+        if room < self._settings.batch_cost:
+            return []  # refill once a whole batch fits: small refills make tiny batches
+        if self._settings.scheduling == "fifo":
+            return repo.claim_pending(NORMAL, room, self._lease, paused)
+        return self._claim_fairly(repo, room, in_flight)
 
     def _claim_fairly(
         self, repo: Repository, room: int, in_flight: dict[str, tuple[int, int]]
     ) -> list[Claim]:
-        if room <= 0:
-            return []
         schedules = repo.schedules(repo.organizations_with_normal_work())
         demands = [
             self._demand(schedule, in_flight.get(org_id, (0, 0))[0])
@@ -141,14 +144,16 @@ class Dispatcher:
         demands = [d for d in demands if d.max_documents is None or d.max_documents > 0]
         claims: list[Claim] = []
         for budget in self._fair.budgets(demands, room):
+            schedule = schedules[budget.org_id]
+            allowed = self._tokens(schedule, self._max_documents(budget))
             taken, held_back = repo.claim_from_org(
                 budget.org_id,
-                max_documents=self._max_documents(budget),
+                max_documents=allowed,
                 max_cost=budget.cost,
                 lease_seconds=self._lease,
             )
             self._fair.settle(budget, sum(c.cost for c in taken), held_back)
-            self._return_tokens(schedules[budget.org_id], budget, len(taken))
+            self._give_back(schedule, allowed - len(taken))
             claims += taken
         return claims
 
@@ -157,19 +162,19 @@ class Dispatcher:
         return limit if budget.documents is None else min(limit, budget.documents)
 
     def _demand(self, schedule: OrgSchedule, in_flight_documents: int) -> OrgDemand:
-        limit = None
-        if schedule.max_in_flight is not None:
-            limit = max(0, schedule.max_in_flight - in_flight_documents)
-        if schedule.rate_per_second is not None and self._rate_limiter is not None:
-            wanted = self._settings.window_batches * self._settings.batch_size
-            limit = self._rate_limiter.take(
-                schedule.org_id, schedule.rate_per_second, wanted if limit is None else limit
-            )
+        cap = schedule.max_in_flight
+        limit = None if cap is None else max(0, cap - in_flight_documents)
         return OrgDemand(schedule.org_id, schedule.weight, limit)
 
-    def _return_tokens(self, schedule: OrgSchedule, budget: Budget, taken: int) -> None:
-        if schedule.rate_per_second is not None and self._rate_limiter and budget.documents:
-            self._rate_limiter.give_back(schedule.org_id, budget.documents - taken)
+    def _tokens(self, schedule: OrgSchedule, wanted: int) -> int:
+        """How many of ``wanted`` documents the organization's rate limit allows now."""
+        if schedule.rate_per_second is None or self._rate_limiter is None:
+            return wanted
+        return self._rate_limiter.take(schedule.org_id, schedule.rate_per_second, wanted)
+
+    def _give_back(self, schedule: OrgSchedule, unused: int) -> None:
+        if schedule.rate_per_second is not None and self._rate_limiter is not None:
+            self._rate_limiter.give_back(schedule.org_id, unused)
 
     def run_forever(self, stop: threading.Event) -> None:
         log.info("dispatcher %s started", self.holder)

@@ -280,6 +280,7 @@ def abandon_pending(uow: UnitOfWork, org_id: str, reason: str) -> int:
         _organization(uow.repo, org_id)
         abandoned = uow.repo.abandon_pending(org_id, reason)
         uow.commit()
+        uow.repo.vacuum_queue()
     return abandoned
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 import zlib
@@ -20,8 +21,8 @@ from accounting.config import get_settings
 
 #: The modes a scenario compares: ours, and the same code as one FIFO queue without lanes.
 MODES: dict[str, dict[str, str]] = {
-    "ours": {},
     "fifo": {"ACCOUNTING_SCHEDULING": "fifo", "ACCOUNTING_FAST_PATH_MAX_DOCUMENTS": "0"},
+    "ours": {},
 }
 LOAD_CHUNK = 5000
 
@@ -110,9 +111,12 @@ class Bench:
 
 @contextmanager
 def bench_environment(quiet: bool) -> Iterator[Bench]:
-    """Embedded services in ``<data dir>/bench`` unless URLs are configured; migrated."""
+    """Embedded services in ``<data dir>/bench``, created afresh for each invocation, unless
+    URLs are configured; migrated."""
     settings = get_settings()
     local = settings.model_copy(update={"data_dir": Path(settings.data_dir) / "bench"})
+    if not settings.database_url:
+        shutil.rmtree(local.data_dir / "postgres", ignore_errors=True)  # no earlier run's rows
     with embedded.services(local) as urls:
         os.environ["ACCOUNTING_DATABASE_URL"] = urls.database_url
         os.environ["ACCOUNTING_REDIS_URL"] = urls.redis_url

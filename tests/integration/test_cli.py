@@ -34,3 +34,36 @@ def test_migrate_is_idempotent(migrated_engine: Any) -> None:
     result = CliRunner().invoke(cli, ["migrate"])
     assert result.exit_code == 0, result.output
     assert "head" in result.output
+
+
+def test_dead_list_shows_the_error_and_dead_retry_makes_it_pending_again(
+    engine: Any, uow: Any, org: str, redis_client: Any
+) -> None:
+    from sqlalchemy import text
+
+    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=10)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE documents SET failed_version = 1, last_error = 'no rule for payout'")
+        )
+    listed = CliRunner().invoke(cli, ["dead", "list", "--org", org, "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = [json.loads(line) for line in listed.output.splitlines()]
+    assert (row["document_id"], row["error"]) == ("inv-1", "no rule for payout")
+
+    retried = CliRunner().invoke(cli, ["dead", "retry", "--org", org, "--document", "inv-1"])
+    assert retried.exit_code == 0, retried.output
+    assert services.status(uow(), org)["pending_normal"] == 1
+
+
+def test_pause_and_resume_an_organization(uow: Any, org: str, redis_client: Any) -> None:
+    assert CliRunner().invoke(cli, ["pause", org]).exit_code == 0
+    assert services.request_recreate(uow(), org, [], hold_seconds=None).paused is True
+    assert CliRunner().invoke(cli, ["resume", org]).exit_code == 0
+    assert services.request_recreate(uow(), org, [], hold_seconds=None).paused is False
+
+
+def test_an_unknown_organization_is_a_clear_error(uow: Any) -> None:
+    result = CliRunner().invoke(cli, ["pause", "ghost"])
+    assert result.exit_code != 0
+    assert "ghost" in str(result.exception)
