@@ -28,7 +28,8 @@ def run(bench: Bench, mode: str, backlog: int, timeout: float) -> FairnessRun:
     big = bench.new_org(f"{mode}-big")
     smalls = [bench.new_org(f"{mode}-small{n}") for n in range(SMALL_ORGS)]
     with bench.abandoning([big, *smalls]), bench.workers(mode), bench.progress() as progress:
-        bench.load(big, backlog, f"{big}-doc", progress)
+        with bench.held(big):  # the whole backlog is pending when the small ones arrive
+            bench.load(big, backlog, f"{big}-doc", progress)
         submitted = {org: bench.load(org, SMALL_DOCUMENTS, f"{org}-doc") for org in smalls}
         task = progress.add_task("small organizations fully posted", total=SMALL_ORGS)
         finished: dict[str, float] = {}

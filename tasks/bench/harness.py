@@ -96,6 +96,16 @@ class Bench:
             yield
 
     @contextmanager
+    def held(self, org_id: str) -> Iterator[None]:
+        """Pause the organization while the block runs, then resume and wake the dispatcher."""
+        services.set_paused(runtime.unit_of_work(), org_id, True)
+        try:
+            yield
+        finally:
+            services.set_paused(runtime.unit_of_work(), org_id, False)
+            runtime.wakeup().notify()
+
+    @contextmanager
     def abandoning(self, org_ids: Sequence[str]) -> Iterator[None]:
         """Leave nothing pending for the next run, even an interrupted one: what a run did
         not drain is abandoned (dead, with the reason "bench run ended")."""

@@ -26,7 +26,8 @@ class PriorityRun:
 
 
 def run(bench: Bench, mode: str, backlog: int, recreates: int, spacing: float) -> PriorityRun:
-    """One organization's ``backlog`` documents drain; meanwhile ``recreates`` user recreates
+    """One organization's ``backlog`` documents (stored while it is paused, so the whole
+    backlog is pending when the drain starts) drain; meanwhile ``recreates`` user recreates
     of one document each, ``spacing`` seconds apart. Latency: from ``recreate.delay()``
     returning to the new version's entries being committed (observed in Postgres)."""
     from tasks.documents import recreate
@@ -37,8 +38,9 @@ def run(bench: Bench, mode: str, backlog: int, recreates: int, spacing: float) -
         bench.load(org, recreates, f"{org}-user")
         users = [f"{org}-user-{n:07d}" for n in range(recreates)]
         wait_until(lambda: _posted(org) >= len(users), 60, "the user documents posted")
-        with bench.progress() as progress:
+        with bench.progress() as progress, bench.held(org):
             bench.load(org, backlog, f"{org}-bulk", progress)
+        with bench.progress() as progress:
             started, before = time.monotonic(), _posted(org)
             sampler = _Sampler(bench)
             latencies = _recreates(org, users, recreates, spacing, recreate, sampler, progress)
