@@ -173,7 +173,7 @@ def report(result: DemoResult) -> None:
     table = Table(title="accounting-impact demo", show_header=False)
     table.add_row("documents", f"{result.documents:,}")
     table.add_row("posted", f"{result.posted:,}")
-    table.add_row("failed", f"{result.failed:,}")
+    table.add_row("dead", f"{result.failed:,}")
     table.add_row("elapsed", f"{result.seconds:.1f} s")
     table.add_row("throughput", f"{result.throughput:,.0f} documents/s")
     if result.recreate_ms:

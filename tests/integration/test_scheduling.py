@@ -38,26 +38,21 @@ def documents_sent(sent: list[Batch]) -> Counter[str]:
     return Counter(batch.org_id for batch in sent for _ in batch.versions)
 
 
-def test_an_organization_with_one_document_is_not_stuck_behind_another_backlog(
-    engine: Engine, redis_client: redis.Redis, uow: Any, make_org: Any
+@pytest.mark.parametrize(("scheduling", "sent_first_round"), [("fair", 1), ("fifo", 0)])
+def test_an_organization_with_one_document_is_not_stuck_behind_another_backlog_unless_fifo(
+    engine: Engine,
+    redis_client: redis.Redis,
+    uow: Any,
+    make_org: Any,
+    scheduling: str,
+    sent_first_round: int,
 ) -> None:
     big, small = make_org("big"), make_org("small")
     upsert(uow, big, 2000)
     upsert(uow, small, 1)
     sent: list[Batch] = []
-    dispatcher(engine, redis_client, sent).run_once()
-    assert documents_sent(sent)["small"] == 1  # in the very first round
-
-
-def test_the_fifo_baseline_leaves_it_behind_the_backlog(
-    engine: Engine, redis_client: redis.Redis, uow: Any, make_org: Any
-) -> None:
-    big, small = make_org("big"), make_org("small")
-    upsert(uow, big, 2000)
-    upsert(uow, small, 1)
-    sent: list[Batch] = []
-    dispatcher(engine, redis_client, sent, scheduling="fifo").run_once()
-    assert documents_sent(sent)["small"] == 0
+    dispatcher(engine, redis_client, sent, scheduling=scheduling).run_once()
+    assert documents_sent(sent)["small"] == sent_first_round
 
 
 def test_the_normal_lane_is_shared_in_proportion_to_weights(
