@@ -57,8 +57,8 @@ class Bench:
         return org_id
 
     def load(self, org_id: str, count: int, prefix: str, progress: Progress | None = None) -> float:
-        """Store ``count`` documents through the Python API (as an application would inside its
-        own transaction), wake the dispatcher, and return the time the last chunk committed."""
+        """Store ``count`` documents by calling the service directly (no Celery task), wake the
+        dispatcher, and return the time the last chunk committed."""
         task = progress.add_task(f"load {count:,} documents", total=count) if progress else None
         documents = demo_data.documents(count, prefix=prefix, seed=zlib.crc32(prefix.encode()))
         chunk: list[dict[str, Any]] = []
