@@ -79,8 +79,14 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str) -> Iterator[Engine]:
-    migrate.upgrade(database_url)
+    """The test database, wiped and built from scratch with ``alembic upgrade head``: whatever
+    an earlier run or an older schema left there cannot leak into this one. (The suite owns
+    the database it is given: never point ACCOUNTING_DATABASE_URL at one you care about.)"""
     engine = create_engine_for(database_url, pool_size=4, max_overflow=4)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(database_url)
     yield engine
     engine.dispose()
 
