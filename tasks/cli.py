@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from decimal import Decimal
@@ -169,7 +170,14 @@ def dispatcher() -> None:
         stop.set()
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM (timeout, CI, systemd) unwinds like Ctrl-C, so the workers and embedded servers
+    # a command started are stopped rather than orphaned.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         cli()
     except AccountingError as exc:

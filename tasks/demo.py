@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import time
 import uuid
@@ -42,8 +41,6 @@ class DemoResult:
 def run(
     documents: int, recreates: int, normal_concurrency: int, high_concurrency: int
 ) -> DemoResult:
-    # SIGTERM (timeout, CI, systemd) unwinds like Ctrl-C, so workers and servers are stopped.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     with embedded.services(get_settings()) as urls:
         os.environ["ACCOUNTING_DATABASE_URL"] = urls.database_url
         os.environ["ACCOUNTING_REDIS_URL"] = urls.redis_url
@@ -127,10 +124,6 @@ class _Watchdog:
         elif time.monotonic() - self._since > self._seconds:
             logs = "\n".join(f"--- {w.name}\n{w.log_tail()}" for w in self._pool.workers)
             raise RuntimeError(f"no progress for {self._seconds:.0f} s; worker logs:\n{logs}")
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _recreate_targets(docs: list[dict[str, object]], recreates: int) -> list[str]:
