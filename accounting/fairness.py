@@ -55,11 +55,11 @@ class DeficitRoundRobin:
         return budgets
 
     def _in_turn(self, demands: list[OrgDemand]) -> list[OrgDemand]:
+        """In organization order, starting after the one served last."""
         ordered = sorted(demands, key=lambda d: d.org_id)
-        after = [
-            d for d in ordered if self._last_served is not None and d.org_id > self._last_served
-        ]
-        return after + [d for d in ordered if d not in after]
+        last = self._last_served
+        start = next((n for n, d in enumerate(ordered) if last is None or d.org_id > last), 0)
+        return ordered[start:] + ordered[:start]
 
     def settle(self, budget: Budget, used: int, held_back: bool) -> None:
         """Record what an organization used of its budget. Only one whose next document did

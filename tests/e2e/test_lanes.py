@@ -13,6 +13,14 @@ from helpers import active_entries, unbalanced_entries, wait_for
 pytestmark = pytest.mark.timeout(180)
 
 
+def start_both_lanes(workers: Any) -> Any:
+    """One high worker and one normal worker, ready; returns the high one."""
+    high = workers.start("accounting.high", concurrency=1)
+    workers.start("accounting.normal", concurrency=1)
+    workers.wait_ready()
+    return high
+
+
 def test_documents_sent_with_upsert_delay_end_posted(
     workers: Any, engine: Any, uow: Any, org: str
 ) -> None:
@@ -33,9 +41,7 @@ def test_a_recreate_is_posted_by_the_high_pool_while_the_normal_pool_is_busy(
 ) -> None:
     from tasks.documents import recreate, upsert_documents
 
-    high = workers.start("accounting.high", concurrency=1)
-    workers.start("accounting.normal", concurrency=1)
-    workers.wait_ready()
+    high = start_both_lanes(workers)
     upsert_documents.delay(org, list(demo_data.documents(1, prefix="mine"))).get(timeout=30)
     wait_for(
         lambda: services.status(uow(), org)["posted"] == 1, 60, "first document posted", workers
@@ -88,9 +94,7 @@ def test_a_large_recreate_is_dispatched_on_the_high_lane_and_ends_at_the_new_ver
 ) -> None:
     from tasks.documents import recreate, upsert_documents
 
-    high = workers.start("accounting.high", concurrency=1)
-    workers.start("accounting.normal", concurrency=1)
-    workers.wait_ready()
+    high = start_both_lanes(workers)
     docs = list(demo_data.documents(30, prefix="big"))
     upsert_documents.delay(org, docs).get(timeout=30)
     wait_for(lambda: services.status(uow(), org)["posted"] == 30, 60, "30 posted", workers)
