@@ -81,6 +81,8 @@ class LineDraft:
     currency: str
     functional_amount: Decimal
     rate: Decimal
+    rate_source: str
+    rate_date: dt.date
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,30 @@ def build_entry(document: Document, matrix: PostingMatrix, functional_currency: 
 def entry_for(facts: PostingFacts, matrix: PostingMatrix, functional_currency: str) -> EntryDraft:
     """The entry of a stored document's posting facts under ``matrix``."""
     rate = _rate(facts, functional_currency)
+    source = "functional" if facts.currency == functional_currency else "document"
     debits_and_credits: list[LineDraft] = []
     for component in facts.components:
         rule = matrix.resolve(facts.document_type, component.name, component.group)
         functional = _to_functional(component.amount, rate, functional_currency)
         debits_and_credits += [
-            LineDraft(rule.debit, component.amount, facts.currency, functional, rate),
-            LineDraft(rule.credit, -component.amount, facts.currency, -functional, rate),
+            LineDraft(
+                rule.debit,
+                component.amount,
+                facts.currency,
+                functional,
+                rate,
+                source,
+                facts.entry_date,
+            ),
+            LineDraft(
+                rule.credit,
+                -component.amount,
+                facts.currency,
+                -functional,
+                rate,
+                source,
+                facts.entry_date,
+            ),
         ]
     lines = _net_per_account(debits_and_credits)
     if not is_balanced(lines):
@@ -205,4 +224,7 @@ def _net_per_account(lines: list[LineDraft]) -> tuple[LineDraft, ...]:
 def _sum_lines(account: str, lines: list[LineDraft]) -> LineDraft:
     amount = _sum(line.amount for line in lines)
     functional = _sum(line.functional_amount for line in lines)
-    return LineDraft(account, amount, lines[0].currency, functional, lines[0].rate)
+    first = lines[0]
+    return LineDraft(
+        account, amount, first.currency, functional, first.rate, first.rate_source, first.rate_date
+    )

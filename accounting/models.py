@@ -59,12 +59,23 @@ class Organization(Base):
     weight: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     max_in_flight: Mapped[int | None] = mapped_column(Integer)
     rate_per_second: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))
+    # Foreign-currency entries: the functional rounding difference of an entry goes to this
+    # account, up to this amount (in the functional currency); above it the document fails.
+    rounding_account: Mapped[str | None] = mapped_column(Text)
+    rounding_tolerance: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         CheckConstraint("weight > 0", name="weight_positive"),
         CheckConstraint("max_in_flight IS NULL OR max_in_flight > 0", name="cap_positive"),
         CheckConstraint("rate_per_second IS NULL OR rate_per_second > 0", name="rate_positive"),
+        CheckConstraint("rounding_tolerance >= 0", name="tolerance_not_negative"),
+        ForeignKeyConstraint(
+            ["id", "rounding_account"],
+            ["accounts.org_id", "accounts.code"],
+            use_alter=True,
+            name="fk_organizations_rounding_account_accounts",
+        ),
     )
 
 
@@ -75,6 +86,8 @@ class Account(Base):
     code: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(Text)
+    # An inactive account takes no new rules: a matrix naming it cannot be published.
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
     __table_args__ = (
         CheckConstraint(
@@ -83,7 +96,55 @@ class Account(Base):
     )
 
 
+class Period(Base):
+    """A month of an organization's books. A month without a row is open; posting adds the
+    row (and locks it, so a concurrent close waits for the posting to commit)."""
+
+    __tablename__ = "periods"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    #: The first day of the month.
+    period: Mapped[date] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'open'"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("extract(day FROM period) = 1", name="first_of_month"),
+    )
+
+
+class ExchangeRate(Base):
+    """Rates supplied per organization and date: units of functional currency per unit of
+    ``currency``. Posting uses the latest rate on or before the document's date."""
+
+    __tablename__ = "exchange_rates"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(Text, primary_key=True)
+    rate_date: Mapped[date] = mapped_column(primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Numeric(28, 12))
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("rate > 0", name="rate_positive"),)
+
+
+class DocumentComponent(Base):
+    """Which (document type, component, group) an organization's documents use: what a new
+    posting matrix must cover before it can be published."""
+
+    __tablename__ = "document_components"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    document_type: Mapped[str] = mapped_column(Text, primary_key=True)
+    component: Mapped[str] = mapped_column(Text, primary_key=True)
+    group_name: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
 class PostingMatrix(Base):
+    """A version of an organization's posting rules: a draft until published, then immutable."""
+
     __tablename__ = "posting_matrices"
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
@@ -158,7 +219,12 @@ class Document(Base):
 
 
 class JournalEntry(Base):
-    """The entry set posted for one version of one document; retired when replaced."""
+    """One balanced entry. The entries posted for one version of a document (one, or an invoice
+    and its revenue recognitions) form its entry set, numbered by ``seq``.
+
+    ``status``: ``active`` (the document's current set), ``retired`` (replaced while its period
+    was open: soft-deleted, never reported), ``reversed`` (replaced once its period had closed:
+    it stays in that period's books and a ``reversal`` entry in an open period cancels it)."""
 
     __tablename__ = "journal_entries"
 
@@ -166,34 +232,55 @@ class JournalEntry(Base):
     org_id: Mapped[str] = mapped_column(Text)
     document_id: Mapped[str] = mapped_column(Text)
     document_version: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     document_type: Mapped[str] = mapped_column(Text)
     matrix_version: Mapped[int] = mapped_column(Integer)
     entry_date: Mapped[date]
     currency: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'active'"))
+    #: A reversal: the entry it cancels.
+    reverses_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: A new set: the document version whose set it replaced.
+    replaces_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The transaction that wrote the entry: its lines must come from the same one (see below).
     txid: Mapped[int] = mapped_column(BigInteger, server_default=text("txid_current()"))
 
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "document_id"], ["documents.org_id", "documents.id"]),
+        ForeignKeyConstraint(["reverses_id"], ["journal_entries.id"]),
         UniqueConstraint("id", "txid"),
+        CheckConstraint("status IN ('active', 'retired', 'reversed', 'reversal')", name="status"),
+        CheckConstraint("(status = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_link"),
         # A version is posted at most once, ever.
         Index(
             "uq_journal_entries_document_version",
             "org_id",
             "document_id",
             "document_version",
+            "seq",
             unique=True,
+            postgresql_where=text("status <> 'reversal'"),
         ),
-        # At most one active entry set per document.
+        # At most one active entry set per document (one version: checked at commit).
         Index(
             "uq_journal_entries_one_active",
             "org_id",
             "document_id",
+            "seq",
             unique=True,
-            postgresql_where=text("retired_at IS NULL"),
+            postgresql_where=text("status = 'active'"),
         ),
+        # An entry is reversed at most once.
+        Index(
+            "uq_journal_entries_reverses_id",
+            "reverses_id",
+            unique=True,
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
+        # Reports per organization and period.
+        Index("ix_journal_entries_org_id_entry_date", "org_id", "entry_date"),
     )
 
 
@@ -210,7 +297,12 @@ class JournalLine(Base):
     currency: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     functional_amount: Mapped[Decimal] = mapped_column(MONEY)
+    # Units of functional currency per unit of ``currency``, where it came from ("functional"
+    # when the line is in the functional currency, "document" when the document carried it,
+    # else the source the organization supplied it with) and its date.
     rate: Mapped[Decimal] = mapped_column(Numeric(28, 12))
+    rate_source: Mapped[str] = mapped_column(Text)
+    rate_date: Mapped[date]
 
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "account_code"], ["accounts.org_id", "accounts.code"]),

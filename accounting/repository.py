@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -11,16 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, ScalarSelect, Text, func, insert, literal, select, text, update
 
 from accounting.ledger import EntryDraft
-from accounting.matrix import PostingMatrix, Rule
 from accounting.models import (
     PENDING,
-    Account,
     Document,
     JournalEntry,
     Organization,
-    PostingRule,
 )
-from accounting.models import PostingMatrix as PostingMatrixRow
 
 HIGH, NORMAL = 1, 0
 
@@ -114,55 +110,6 @@ class Repository:
                 id=org_id, name=name, functional_currency=functional_currency
             )
         )
-
-    def add_accounts(self, org_id: str, accounts: Iterable[tuple[str, str, str]]) -> None:
-        """Insert ``(code, name, kind)`` accounts."""
-        rows = [{"org_id": org_id, "code": c, "name": n, "kind": k} for c, n, k in accounts]
-        if rows:
-            self.connection.execute(insert(Account), rows)
-
-    def add_published_matrix(self, org_id: str, rules: PostingMatrix) -> int:
-        """Store ``rules`` as the organization's next matrix version and make it current."""
-        version = self.connection.execute(
-            select(func.coalesce(func.max(PostingMatrixRow.version), 0) + 1).where(
-                PostingMatrixRow.org_id == org_id
-            )
-        ).scalar_one()
-        self.connection.execute(
-            insert(PostingMatrixRow).values(org_id=org_id, version=version, published_at=func.now())
-        )
-        self.connection.execute(
-            insert(PostingRule),
-            [
-                {
-                    "org_id": org_id,
-                    "version": version,
-                    "document_type": document_type,
-                    "component": component,
-                    "group_name": group,
-                    "debit_account": rule.debit,
-                    "credit_account": rule.credit,
-                }
-                for (document_type, component, group), rule in rules.rules.items()
-            ],
-        )
-        self.connection.execute(
-            update(Organization).where(Organization.id == org_id).values(matrix_version=version)
-        )
-        return int(version)
-
-    def load_matrix(self, org_id: str, version: int) -> PostingMatrix:
-        rows = self.connection.execute(
-            select(
-                PostingRule.document_type,
-                PostingRule.component,
-                PostingRule.group_name,
-                PostingRule.debit_account,
-                PostingRule.credit_account,
-            ).where(PostingRule.org_id == org_id, PostingRule.version == version)
-        ).all()
-        rules = {(t, c, g): Rule(debit=d, credit=cr) for t, c, g, d, cr in rows}
-        return PostingMatrix(org_id=org_id, version=version, rules=rules)
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -310,9 +257,9 @@ class Repository:
             .where(
                 JournalEntry.org_id == _same_org(org_id),
                 JournalEntry.document_id.in_(document_ids),
-                JournalEntry.retired_at.is_(None),
+                JournalEntry.status == "active",
             )
-            .values(retired_at=func.now())
+            .values(status="retired", replaced_at=func.now())
         )
         return int(result.rowcount)
 
@@ -349,7 +296,7 @@ class Repository:
                 )
         with cursor.copy(
             "COPY journal_lines (entry_id, org_id, account_code, currency, amount,"
-            " functional_amount, rate) FROM STDIN"
+            " functional_amount, rate, rate_source, rate_date) FROM STDIN"
         ) as copy:
             for entry_id, (draft, _) in zip(ids, entries, strict=True):
                 for line in draft.lines:
@@ -362,6 +309,8 @@ class Repository:
                             line.amount,
                             line.functional_amount,
                             line.rate,
+                            line.rate_source,
+                            line.rate_date,
                         )
                     )
 

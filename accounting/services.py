@@ -93,17 +93,8 @@ def create_organization(
     money.exponent(functional_currency)  # raises UnknownCurrency
     with uow:
         uow.repo.add_organization(org_id, name, functional_currency)
-        uow.repo.add_accounts(org_id, accounts)
+        uow.matrices.add_accounts(org_id, accounts)
         uow.commit()
-
-
-def publish_matrix(uow: UnitOfWork, org_id: str, matrix: PostingMatrix) -> int:
-    """Store ``matrix`` as the organization's next version and make it current."""
-    with uow:
-        _organization(uow.repo, org_id)
-        version = uow.repo.add_published_matrix(org_id, matrix)
-        uow.commit()
-    return version
 
 
 # -- documents --------------------------------------------------------------------------------
@@ -121,7 +112,7 @@ def upsert_documents(
     documents, rejected = validate_documents(raw_documents)
     result = UpsertResult(rejected=list(rejected))
     with uow:
-        organization = _organization(uow.repo, org_id)
+        organization = get_organization(uow.repo, org_id)
         accepted = []
         for document in documents:
             error = _currency_error(document, organization)
@@ -149,7 +140,7 @@ def request_recreate(
     path); the dispatcher waits that long first."""
     result = RecreateResult()
     with uow:
-        organization = _organization(uow.repo, org_id)
+        organization = get_organization(uow.repo, org_id)
         result.paused = organization.paused
         unique_ids = list(dict.fromkeys(document_ids))
         known = uow.repo.existing_document_ids(org_id, unique_ids)
@@ -173,7 +164,7 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
     backoff, and the dispatcher gives up on it after ``max_attempts``."""
     result = PostResult()
     with uow:
-        organization = _organization(uow.repo, org_id)
+        organization = get_organization(uow.repo, org_id)
         drafts: dict[str, EntryDraft] = {}
         delays: dict[str, float] = {}
         for stored in uow.repo.documents_for_posting(org_id, list(versions)):
@@ -181,7 +172,7 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
             if stored.ready_version != version or stored.posted_version >= version:
                 continue
             try:
-                drafts[stored.id] = _draft(uow.repo, organization, stored.facts)
+                drafts[stored.id] = _draft(uow, organization, stored.facts)
             except PermanentError as exc:
                 result.failed[stored.id] = str(exc)
             except Exception as exc:  # a poison document: isolate it, retry it later
@@ -227,7 +218,7 @@ def set_paused(uow: UnitOfWork, org_id: str, paused: bool) -> None:
     """Pause or resume an organization: while paused nothing of it is dispatched or posted
     inline; its documents keep their place and nothing is dropped."""
     with uow:
-        _organization(uow.repo, org_id)
+        get_organization(uow.repo, org_id)
         uow.repo.set_schedule(org_id, paused=paused)
         uow.commit()
 
@@ -254,7 +245,7 @@ def set_schedule(
                 raise InvalidSetting(f"{name}: must be positive, got {value}")
             values[name] = value
     with uow:
-        _organization(uow.repo, org_id)
+        get_organization(uow.repo, org_id)
         uow.repo.set_schedule(org_id, **values)
         uow.commit()
 
@@ -267,7 +258,7 @@ def dead_documents(uow: UnitOfWork, org_id: str | None, limit: int = 100) -> lis
 def retry_dead(uow: UnitOfWork, org_id: str, document_ids: Sequence[str] | None) -> int:
     """Make dead documents pending again (the given ones, or all of the organization's)."""
     with uow:
-        _organization(uow.repo, org_id)
+        get_organization(uow.repo, org_id)
         revived = uow.repo.revive(org_id, document_ids)
         uow.commit()
     return revived
@@ -277,7 +268,7 @@ def abandon_pending(uow: UnitOfWork, org_id: str, reason: str) -> int:
     """Give up on every pending document of an organization (they become dead with
     ``reason`` and can be retried with ``accounting dead retry``)."""
     with uow:
-        _organization(uow.repo, org_id)
+        get_organization(uow.repo, org_id)
         abandoned = uow.repo.abandon_pending(org_id, reason)
         uow.commit()
         uow.repo.vacuum_queue()
@@ -303,24 +294,24 @@ def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _organization(repo: Repository, org_id: str) -> OrganizationRow:
+def get_organization(repo: Repository, org_id: str) -> OrganizationRow:
     organization = repo.get_organization(org_id)
     if organization is None:
         raise UnknownOrganization(f"unknown organization {org_id!r}")
     return organization
 
 
-def _draft(repo: Repository, organization: OrganizationRow, facts: dict[str, Any]) -> EntryDraft:
-    matrix = _current_matrix(repo, organization)
+def _draft(uow: UnitOfWork, organization: OrganizationRow, facts: dict[str, Any]) -> EntryDraft:
+    matrix = _current_matrix(uow, organization)
     return entry_for(PostingFacts.from_json(facts), matrix, organization.functional_currency)
 
 
-def _current_matrix(repo: Repository, organization: OrganizationRow) -> PostingMatrix:
+def _current_matrix(uow: UnitOfWork, organization: OrganizationRow) -> PostingMatrix:
     version = organization.matrix_version
     if version is None:
         raise NoPublishedMatrix(f"organization {organization.id!r} has no published matrix")
     return _matrices.get(
-        organization.id, version, lambda: repo.load_matrix(organization.id, version)
+        organization.id, version, lambda: uow.matrices.load_matrix(organization.id, version)
     )
 
 

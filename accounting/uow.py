@@ -10,6 +10,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from accounting.errors import TransientError
+from accounting.matrix_repository import MatrixRepository
+from accounting.report_repository import ReportRepository
 from accounting.repository import Repository
 
 # SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout, shutdown.
@@ -33,6 +35,8 @@ class UnitOfWork:
         except OperationalError as exc:
             raise TransientError(f"database unavailable: {exc.orig}") from exc
         self.repo = Repository(self.connection)
+        self.matrices = MatrixRepository(self.connection)
+        self.reports = ReportRepository(self.connection)
         self._after_commit = []
         return self
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accounting import demo_data, embedded, migrate, runtime, services
+from accounting import demo_data, embedded, migrate, publishing, runtime, services
 from accounting.config import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _seed_organization() -> str:
     services.create_organization(
         runtime.unit_of_work(), org_id, "Demo shop GmbH", "EUR", demo_data.ACCOUNTS
     )
-    version = services.publish_matrix(runtime.unit_of_work(), org_id, demo_data.matrix(org_id))
+    version = publishing.publish_matrix(runtime.unit_of_work(), org_id, demo_data.matrix(org_id))
     console.print(
         f"Organization [bold]{org_id}[/]: {len(demo_data.ACCOUNTS)} accounts, matrix v{version}"
     )

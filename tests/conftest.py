@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from accounting import demo_data, embedded, migrate, services
+from accounting import demo_data, embedded, migrate, publishing, services
 from accounting.config import Settings, get_settings
 from accounting.db import create_engine_for
 from accounting.uow import UnitOfWork
@@ -119,7 +119,7 @@ def make_org(uow: Any) -> Any:
 
     def make(org_id: str) -> str:
         services.create_organization(uow(), org_id, f"{org_id} GmbH", "EUR", demo_data.ACCOUNTS)
-        services.publish_matrix(uow(), org_id, demo_data.matrix(org_id))
+        publishing.publish_matrix(uow(), org_id, demo_data.matrix(org_id))
         return org_id
 
     return make

@@ -40,7 +40,7 @@ def active_entries(engine: Engine, org_id: str, doc_id: str) -> list[int]:
             connection.execute(
                 text(
                     "SELECT document_version FROM journal_entries"
-                    " WHERE org_id = :o AND document_id = :d AND retired_at IS NULL"
+                    " WHERE org_id = :o AND document_id = :d AND status = 'active'"
                 ),
                 {"o": org_id, "d": doc_id},
             ).scalars()
@@ -87,7 +87,7 @@ def assert_posted_exactly_once(engine: Engine, org_id: str, expected: int) -> No
         engine,
         """
         SELECT count(*) FROM documents d JOIN journal_entries e
-          ON e.org_id = d.org_id AND e.document_id = d.id AND e.retired_at IS NULL
+          ON e.org_id = d.org_id AND e.document_id = d.id AND e.status = 'active'
          WHERE d.org_id = :o AND e.document_version = d.ready_version
            AND d.posted_version = d.ready_version
         """,
@@ -98,7 +98,7 @@ def assert_posted_exactly_once(engine: Engine, org_id: str, expected: int) -> No
         engine,
         """
         SELECT count(*) FROM (
-            SELECT document_id FROM journal_entries WHERE org_id = :o AND retired_at IS NULL
+            SELECT document_id FROM journal_entries WHERE org_id = :o AND status = 'active'
             GROUP BY document_id HAVING count(*) > 1
         ) AS d
         """,

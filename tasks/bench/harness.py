@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from accounting import demo_data, embedded, migrate, runtime, services
+from accounting import demo_data, embedded, migrate, publishing, runtime, services
 from accounting.config import get_settings
 
 #: The modes a scenario compares: ours, and the same code as one FIFO queue without lanes.
@@ -53,7 +53,7 @@ class Bench:
         services.create_organization(
             runtime.unit_of_work(), org_id, org_id, "EUR", demo_data.ACCOUNTS
         )
-        services.publish_matrix(runtime.unit_of_work(), org_id, demo_data.matrix(org_id))
+        publishing.publish_matrix(runtime.unit_of_work(), org_id, demo_data.matrix(org_id))
         return org_id
 
     def load(self, org_id: str, count: int, prefix: str, progress: Progress | None = None) -> float:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from accounting import demo_data, services
+from accounting import demo_data, publishing, services
 from accounting.errors import UnknownOrganization
 from accounting.uow import UnitOfWork
 
@@ -40,8 +40,9 @@ def test_the_trigger_rejects_a_hand_made_unbalanced_entry(
         connection.execute(
             text(
                 "INSERT INTO journal_lines (entry_id, org_id, account_code, currency, amount,"
-                " functional_amount, rate) VALUES"
-                " (:e, :o, '1100', 'EUR', 100, 100, 1), (:e, :o, '4000', 'EUR', -99, -99, 1)"
+                " functional_amount, rate, rate_source, rate_date) VALUES"
+                " (:e, :o, '1100', 'EUR', 100, 100, 1, 'functional', '2026-03-01'),"
+                " (:e, :o, '4000', 'EUR', -99, -99, 1, 'functional', '2026-03-01')"
             ),
             {"e": entry_id, "o": org},
         )
@@ -135,7 +136,7 @@ def test_a_recreate_leaves_exactly_one_active_set_at_the_new_version(
     assert active_entries(engine, org, "inv-1") == [1]  # the old set stays until replaced
     assert services.post_documents(uow(), org, recreated.versions).posted == ["inv-1"]
     assert active_entries(engine, org, "inv-1") == [2]
-    assert count(engine, "SELECT count(*) FROM journal_entries WHERE retired_at IS NOT NULL") == 1
+    assert count(engine, "SELECT count(*) FROM journal_entries WHERE status = 'retired'") == 1
 
 
 def test_a_recreate_of_an_unknown_document_is_rejected_naming_it(
@@ -157,7 +158,7 @@ def test_a_document_that_cannot_be_posted_fails_with_its_reason_and_the_rest_pos
     upsert(uow, org, invoice("inv-1"), payout)
     full = demo_data.matrix(org)
     without_payouts = {k: r for k, r in full.rules.items() if k[0] != "payout"}
-    services.publish_matrix(uow(), org, replace(full, rules=without_payouts))
+    publishing.publish_matrix(uow(), org, replace(full, rules=without_payouts))
     result = services.post_documents(uow(), org, {"inv-1": 1, "po-1": 1})
     assert result.posted == ["inv-1"]
     assert "payout" in result.failed["po-1"]
@@ -195,7 +196,8 @@ def test_a_line_cannot_be_added_to_an_entry_committed_earlier(
         connection.execute(
             text(
                 "INSERT INTO journal_lines (entry_id, org_id, account_code, currency, amount,"
-                " functional_amount, rate)"
-                " SELECT id, org_id, '4000', 'EUR', -5, -5, 1 FROM journal_entries"
+                " functional_amount, rate, rate_source, rate_date)"
+                " SELECT id, org_id, '4000', 'EUR', -5, -5, 1, 'functional', entry_date"
+                " FROM journal_entries"
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -155,9 +156,11 @@ def test_a_missing_rule_stops_the_posting() -> None:
 
 
 def test_is_balanced_checks_both_currencies() -> None:
-    debit = LineDraft("1", Decimal(1), "USD", Decimal(2), Decimal(2))
-    assert is_balanced([debit, LineDraft("2", Decimal(-1), "USD", Decimal(-2), Decimal(2))])
-    assert not is_balanced([debit, LineDraft("2", Decimal(-1), "USD", Decimal(-1), Decimal(2))])
+    day = dt.date(2026, 1, 1)
+    debit = LineDraft("1", Decimal(1), "USD", Decimal(2), Decimal(2), "document", day)
+    credit = LineDraft("2", Decimal(-1), "USD", Decimal(-2), Decimal(2), "document", day)
+    assert is_balanced([debit, credit])
+    assert not is_balanced([debit, replace(credit, functional_amount=Decimal(-1))])
 
 
 # --- properties -----------------------------------------------------------------------------
