@@ -15,6 +15,8 @@ COMPONENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "invoice": ("net", "tax"),
         "credit_note": ("net", "tax"),
+        # The invoice books net revenue as deferred; "recognition" moves it to revenue monthly.
+        "subscription_invoice": ("net", "tax", "recognition"),
         "payment": ("gross",),
         "refund": ("gross",),
         "payout": ("net", "fee"),
