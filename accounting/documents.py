@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -28,6 +29,9 @@ from accounting.money import CURRENCY_EXPONENTS, MONEY_CONTEXT
 
 MAX_INTEGER_DIGITS = 18
 MAX_DECIMAL_PLACES = 18
+MAX_TERM_MONTHS = 120
+# Exchange rates are stored with 12 decimal places: a finer rate would not be the rate used.
+MAX_RATE_PLACES = 12
 # Longer than any number the digit limits allow; refuse before Decimal parses megabytes.
 _MAX_DECIMAL_STRING = 64
 
@@ -102,6 +106,14 @@ def _at_most_one(value: Decimal) -> Decimal:
     return value
 
 
+def _rate_places(value: Decimal) -> Decimal:
+    if value.adjusted() >= 16:
+        raise PydanticCustomError("decimal_max_digits", "at most 16 integer digits")
+    if decimal_places(value) > MAX_RATE_PLACES:
+        raise PydanticCustomError("decimal_max_places", f"at most {MAX_RATE_PLACES} decimal places")
+    return value
+
+
 def _at_most_six_places(value: Decimal) -> Decimal:
     if decimal_places(value) > 6:
         raise PydanticCustomError("decimal_max_places", "at most 6 decimal places")
@@ -156,7 +168,9 @@ class _DocumentBase(BaseModel):
     id: DocumentId
     date: IsoDate
     currency: Currency
-    exchange_rate: Annotated[Rate, AfterValidator(_positive)] | None = None
+    exchange_rate: (
+        Annotated[Rate, AfterValidator(_positive), AfterValidator(_rate_places)] | None
+    ) = None
 
     def _amount_errors(self) -> list[InitErrorDetails]:
         """Cross-field problems, each reported on its own field."""
@@ -210,6 +224,16 @@ class CreditNote(_DocumentBase):
     lines: InvoiceLines
 
 
+class SubscriptionInvoice(_DocumentBase):
+    """An invoice for a service delivered over ``term_months`` months from ``service_start``:
+    its net revenue is deferred and recognised month by month."""
+
+    type: Literal["subscription_invoice"] = "subscription_invoice"
+    lines: InvoiceLines
+    service_start: IsoDate
+    term_months: Annotated[StrictInt, Field(ge=1, le=MAX_TERM_MONTHS)]
+
+
 class Payment(_DocumentBase):
     type: Literal["payment"] = "payment"
     amount: Annotated[Money, AfterValidator(_positive)]
@@ -243,8 +267,18 @@ class Payout(_DocumentBase):
         return errors
 
 
-Document = Annotated[Invoice | CreditNote | Payment | Refund | Payout, Field(discriminator="type")]
-DOCUMENT_TYPES: tuple[str, ...] = ("invoice", "credit_note", "payment", "refund", "payout")
+Document = Annotated[
+    Invoice | CreditNote | SubscriptionInvoice | Payment | Refund | Payout,
+    Field(discriminator="type"),
+]
+DOCUMENT_TYPES: tuple[str, ...] = (
+    "invoice",
+    "credit_note",
+    "subscription_invoice",
+    "payment",
+    "refund",
+    "payout",
+)
 _DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
 
 
@@ -265,7 +299,10 @@ def content_hash(document: Document, canonical: str | None = None) -> str:
 
 
 def estimated_cost(document: Document) -> int:
-    """Relative posting work, for scheduling: invoices cost one unit per line."""
+    """Relative posting work, for scheduling: invoices cost one unit per line, a subscription
+    also one per month recognised."""
+    if isinstance(document, SubscriptionInvoice):
+        return len(document.lines) + document.term_months
     if isinstance(document, Invoice | CreditNote):
         return len(document.lines)
     return 1

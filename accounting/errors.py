@@ -40,6 +40,27 @@ class MissingExchangeRate(PermanentError):
     """A foreign-currency document needs an exchange rate to the functional currency."""
 
 
+class RoundingDifferenceTooLarge(PermanentError):
+    """Converting an entry to the functional currency leaves a rounding difference above the
+    organization's tolerance (or it has no rounding account)."""
+
+
+class InvalidPeriod(PermanentError):
+    """Not a period: periods are months, written YYYY-MM."""
+
+
+class InvalidExchangeRate(PermanentError):
+    """An exchange rate that cannot be used."""
+
+
+class DocumentRejected(PermanentError):
+    """The document is not valid."""
+
+
+class UnknownDocument(PermanentError):
+    """No such document."""
+
+
 class NoPublishedMatrix(PermanentError):
     """The organization has no published posting matrix."""
 

@@ -1,74 +1,46 @@
-"""Pure posting: a document and a posting matrix in, a balanced journal entry draft out."""
+"""Pure posting: posting facts, a matrix and the organization's books in, the balanced entry
+set of one document version out; and the reversal of an entry whose period has closed."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
-from typing import Any
+from types import MappingProxyType
 
-from accounting.documents import CreditNote, Document, Invoice, InvoiceLine, Payment, Refund
-from accounting.errors import MissingExchangeRate, UnbalancedEntry
+from accounting.documents import Document
+from accounting.errors import MissingExchangeRate, RoundingDifferenceTooLarge, UnbalancedEntry
+from accounting.facts import Component, PostingFacts, posting_facts
 from accounting.matrix import PostingMatrix
-from accounting.money import MONEY_CONTEXT, quantize
+from accounting.money import MONEY_CONTEXT, quantize, split
+from accounting.periods import posting_date
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 
 @dataclass(frozen=True)
-class Component:
-    """One amount a document contributes, e.g. the tax of one tax group."""
+class ExchangeRate:
+    """Units of functional currency per unit of a currency, where it came from, and its date."""
 
-    name: str
-    group: str
-    amount: Decimal
+    rate: Decimal
+    source: str
+    date: dt.date
 
 
 @dataclass(frozen=True)
-class PostingFacts:
-    """What posting needs of a document, whatever the matrix. Computed once, when the document
-    is stored, so posting (and every recreate) skips parsing and validating it again."""
+class Books:
+    """What posting needs to know of the organization besides its matrix."""
 
-    document_id: str
-    document_type: str
-    entry_date: dt.date
-    currency: str
-    exchange_rate: Decimal | None
-    components: tuple[Component, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.document_id,
-            "type": self.document_type,
-            "date": self.entry_date.isoformat(),
-            "currency": self.currency,
-            "exchange_rate": None if self.exchange_rate is None else str(self.exchange_rate),
-            "components": [[c.name, c.group, str(c.amount)] for c in self.components],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PostingFacts:
-        rate = data["exchange_rate"]
-        return cls(
-            data["id"],
-            data["type"],
-            dt.date.fromisoformat(data["date"]),
-            data["currency"],
-            None if rate is None else Decimal(rate),
-            tuple(Component(n, g, Decimal(a)) for n, g, a in data["components"]),
-        )
-
-
-def posting_facts(document: Document) -> PostingFacts:
-    return PostingFacts(
-        document.id,
-        document.type,
-        document.date,
-        document.currency,
-        document.exchange_rate,
-        tuple(components(document)),
+    functional_currency: str
+    rounding_account: str | None = None
+    rounding_tolerance: Decimal = ZERO
+    closed_periods: frozenset[dt.date] = frozenset()
+    #: The organization's rates for the documents at hand: (currency, document date) -> rate.
+    rates: Mapping[tuple[str, dt.date], ExchangeRate] = field(
+        default_factory=lambda: MappingProxyType({})
     )
 
 
@@ -93,6 +65,10 @@ class EntryDraft:
     currency: str
     matrix_version: int
     lines: tuple[LineDraft, ...]
+    #: Position in the document version's entry set (0: the document's own entry).
+    seq: int = 0
+    #: Set on a reversal: the entry it cancels.
+    reverses_id: int | None = None
 
     @property
     def total_debit(self) -> Decimal:
@@ -105,6 +81,14 @@ class EntryDraft:
     @property
     def is_balanced(self) -> bool:
         return is_balanced(self.lines)
+
+
+@dataclass(frozen=True)
+class PostedEntry:
+    """An entry as stored, to be reversed."""
+
+    id: int
+    draft: EntryDraft
 
 
 def is_balanced(lines: Iterable[LineDraft]) -> bool:
@@ -121,110 +105,173 @@ def _sum(amounts: Iterable[Decimal]) -> Decimal:
         return sum(amounts, ZERO)
 
 
-def components(document: Document) -> list[Component]:
-    """The non-zero amounts the document posts, sorted by (name, group)."""
-    totals: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+# -- the entry set of a document version -------------------------------------------------------
+
+
+def build_entries(
+    document: Document, matrix: PostingMatrix, books: Books
+) -> tuple[EntryDraft, ...]:
+    return entry_set(posting_facts(document), matrix, books)
+
+
+def entry_set(facts: PostingFacts, matrix: PostingMatrix, books: Books) -> tuple[EntryDraft, ...]:
+    """The document's own entry, then its scheduled entries (a subscription's monthly revenue
+    recognitions), each dated in an open period and balanced in both currencies."""
+    rate = exchange_rate(facts, books)
+    main = _entry(facts, 0, facts.entry_date, facts.components, matrix, books, rate, {})
+    entries = [main]
+    allocated = _allocate_deferred(facts, matrix, main, books.functional_currency)
+    for seq, scheduled in enumerate(facts.schedule, start=1):
+        fixed = {account: parts[seq - 1] for account, parts in allocated.items()}
+        entries.append(
+            _entry(
+                facts, seq, scheduled.entry_date, scheduled.components, matrix, books, rate, fixed
+            )
+        )
+    return tuple(entries)
+
+
+def exchange_rate(facts: PostingFacts, books: Books) -> ExchangeRate:
+    """1 in the functional currency; else the document's own rate; else the organization's
+    latest rate on or before the document's date."""
+    if facts.currency == books.functional_currency:
+        return ExchangeRate(ONE, "functional", facts.entry_date)
+    if facts.exchange_rate is not None:
+        return ExchangeRate(facts.exchange_rate, "document", facts.entry_date)
+    rate = books.rates.get((facts.currency, facts.entry_date))
+    if rate is None:
+        raise MissingExchangeRate(
+            f"document {facts.document_id!r} is in {facts.currency} and the functional currency "
+            f"is {books.functional_currency}: no {facts.currency} rate on or before "
+            f"{facts.entry_date} (supply one with `accounting rates set`, then retry the "
+            f"document with `accounting dead retry`)"
+        )
+    return rate
+
+
+def _entry(
+    facts: PostingFacts,
+    seq: int,
+    day: dt.date,
+    components: tuple[Component, ...],
+    matrix: PostingMatrix,
+    books: Books,
+    rate: ExchangeRate,
+    fixed_functional: Mapping[str, Decimal],
+) -> EntryDraft:
+    """Each component on its rule's debit and credit, netted per account; each account's net
+    converted on its own (or given, for ``fixed_functional`` accounts); what rounding leaves
+    over goes to the rounding account."""
+    amounts: defaultdict[str, Decimal] = defaultdict(Decimal)
     with localcontext(MONEY_CONTEXT):
-        for name, group, amount in _raw_components(document):
-            # Validation already bounds the places; this only restores trailing zeros.
-            totals[name, group] += quantize(amount, document.currency)
-    return [
-        Component(name, group, amount)
-        for (name, group), amount in sorted(totals.items())
+        for component in components:
+            rule = matrix.resolve(facts.document_type, component.name, component.group)
+            amounts[rule.debit] += component.amount
+            amounts[rule.credit] -= component.amount
+    lines = [
+        LineDraft(
+            account,
+            amount,
+            facts.currency,
+            fixed_functional[account]
+            if account in fixed_functional
+            else _to_functional(amount, rate.rate, books.functional_currency),
+            rate.rate,
+            rate.source,
+            rate.date,
+        )
+        for account, amount in sorted(amounts.items())
         if amount != 0
     ]
-
-
-def _raw_components(document: Document) -> list[tuple[str, str, Decimal]]:
-    if isinstance(document, Invoice | CreditNote):
-        return [part for line in document.lines for part in _line_parts(line, document.currency)]
-    if isinstance(document, Payment | Refund):
-        return [("gross", document.method, document.amount)]
-    return [("net", document.group, document.net), ("fee", document.group, document.fees)]
-
-
-def _line_parts(line: InvoiceLine, currency: str) -> list[tuple[str, str, Decimal]]:
-    # Tax is computed on the rounded net, per line, so it matches what the invoice printed.
-    net = quantize(line.quantity * line.unit_price, currency)
-    tax = quantize(net * line.tax_rate, currency)
-    return [("net", line.group, net), ("tax", line.tax_group, tax)]
-
-
-def build_entry(document: Document, matrix: PostingMatrix, functional_currency: str) -> EntryDraft:
-    """Post every component on its rule's debit and credit, netted per account."""
-    return entry_for(posting_facts(document), matrix, functional_currency)
-
-
-def entry_for(facts: PostingFacts, matrix: PostingMatrix, functional_currency: str) -> EntryDraft:
-    """The entry of a stored document's posting facts under ``matrix``."""
-    rate = _rate(facts, functional_currency)
-    source = "functional" if facts.currency == functional_currency else "document"
-    debits_and_credits: list[LineDraft] = []
-    for component in facts.components:
-        rule = matrix.resolve(facts.document_type, component.name, component.group)
-        functional = _to_functional(component.amount, rate, functional_currency)
-        debits_and_credits += [
-            LineDraft(
-                rule.debit,
-                component.amount,
-                facts.currency,
-                functional,
-                rate,
-                source,
-                facts.entry_date,
-            ),
-            LineDraft(
-                rule.credit,
-                -component.amount,
-                facts.currency,
-                -functional,
-                rate,
-                source,
-                facts.entry_date,
-            ),
-        ]
-    lines = _net_per_account(debits_and_credits)
-    if not is_balanced(lines):
-        raise UnbalancedEntry(f"entry for document {facts.document_id!r} does not balance")
-    return EntryDraft(
+    lines = _with_rounding(facts, lines, books)
+    draft = EntryDraft(
         facts.document_id,
         facts.document_type,
-        facts.entry_date,
+        posting_date(day, books.closed_periods),
         facts.currency,
         matrix.version,
-        lines,
+        tuple(lines),
+        seq,
     )
-
-
-def _rate(facts: PostingFacts, functional_currency: str) -> Decimal:
-    if facts.currency == functional_currency:
-        return Decimal(1)
-    if facts.exchange_rate is None:
-        raise MissingExchangeRate(
-            f"document {facts.document_id!r} is in {facts.currency} but the functional "
-            f"currency is {functional_currency}: it needs an exchange_rate"
-        )
-    return facts.exchange_rate
+    if not draft.is_balanced:
+        raise UnbalancedEntry(f"entry for document {facts.document_id!r} does not balance")
+    return draft
 
 
 def _to_functional(amount: Decimal, rate: Decimal, functional_currency: str) -> Decimal:
-    # Converting the component once, then using it on both sides, balances by construction.
     with localcontext(MONEY_CONTEXT):
         return quantize(amount * rate, functional_currency)
 
 
-def _net_per_account(lines: list[LineDraft]) -> tuple[LineDraft, ...]:
-    by_account: dict[str, list[LineDraft]] = defaultdict(list)
-    for line in lines:
-        by_account[line.account].append(line)
-    netted = (_sum_lines(account, group) for account, group in sorted(by_account.items()))
-    return tuple(line for line in netted if line.amount != 0 or line.functional_amount != 0)
+def _with_rounding(facts: PostingFacts, lines: list[LineDraft], books: Books) -> list[LineDraft]:
+    difference = -_sum(line.functional_amount for line in lines)
+    if difference == 0:
+        return lines
+    used = lines[0]
+    where = (
+        f"document {facts.document_id!r}: converting {facts.currency} to "
+        f"{books.functional_currency} at {used.rate} ({used.rate_source}, {used.rate_date}) "
+        f"leaves a rounding difference of {difference} {books.functional_currency}"
+    )
+    if books.rounding_account is None:
+        raise RoundingDifferenceTooLarge(
+            f"{where}, and the organization has no rounding account (set one with "
+            f"`accounting rounding`)"
+        )
+    if abs(difference) > books.rounding_tolerance:
+        raise RoundingDifferenceTooLarge(
+            f"{where}, above the organization's tolerance of {books.rounding_tolerance} "
+            f"{books.functional_currency}"
+        )
+    # The difference exists only in the functional currency: a line of amount 0.
+    rounding = replace(used, account=books.rounding_account, amount=ZERO, functional_amount=ZERO)
+    by_account = {line.account: line for line in lines}
+    line = by_account.get(books.rounding_account, rounding)
+    by_account[line.account] = replace(line, functional_amount=line.functional_amount + difference)
+    return [
+        line
+        for _, line in sorted(by_account.items())
+        if line.amount != 0 or line.functional_amount != 0
+    ]
 
 
-def _sum_lines(account: str, lines: list[LineDraft]) -> LineDraft:
-    amount = _sum(line.amount for line in lines)
-    functional = _sum(line.functional_amount for line in lines)
-    first = lines[0]
-    return LineDraft(
-        account, amount, first.currency, functional, first.rate, first.rate_source, first.rate_date
+def _allocate_deferred(
+    facts: PostingFacts, matrix: PostingMatrix, main: EntryDraft, functional_currency: str
+) -> dict[str, list[Decimal]]:
+    """Functional amounts of the scheduled entries on the account the document's own entry
+    deferred to: that entry's functional amount split in proportion to the scheduled amounts,
+    so a deferred-revenue account clears exactly in both currencies once the schedule is done
+    (converting each month on its own would leave rounding behind)."""
+    if not facts.schedule:
+        return {}
+    scheduled: defaultdict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * len(facts.schedule))
+    with localcontext(MONEY_CONTEXT):
+        for index, entry in enumerate(facts.schedule):
+            for component in entry.components:
+                rule = matrix.resolve(facts.document_type, component.name, component.group)
+                scheduled[rule.debit][index] += component.amount
+    deferred = {line.account: line for line in main.lines}
+    return {
+        account: split(-deferred[account].functional_amount, amounts, functional_currency)
+        for account, amounts in scheduled.items()
+        # Only an account the schedule releases in full.
+        if account in deferred and deferred[account].amount == -_sum(amounts)
+    }
+
+
+# -- reversal ---------------------------------------------------------------------------------
+
+
+def reversal_of(entry: PostedEntry, closed_periods: frozenset[dt.date]) -> EntryDraft:
+    """An entry cancelling ``entry`` line by line, in the first open period after its own."""
+    original = entry.draft
+    lines = tuple(
+        replace(line, amount=-line.amount, functional_amount=-line.functional_amount)
+        for line in original.lines
+    )
+    return replace(
+        original,
+        entry_date=posting_date(original.entry_date, closed_periods),
+        lines=lines,
+        reverses_id=entry.id,
     )

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, Text, func, insert, literal, select, text, update
 
-from accounting.ledger import EntryDraft
+from accounting.ledger import EntryDraft, LineDraft, PostedEntry
 from accounting.models import (
     PENDING,
     Document,
     JournalEntry,
+    JournalLine,
     Organization,
 )
 
@@ -34,6 +36,8 @@ class OrganizationRow:
     functional_currency: str
     matrix_version: int | None
     paused: bool
+    rounding_account: str | None
+    rounding_tolerance: Decimal
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,15 @@ class NewDocument:
     facts_json: str
     content_hash: str
     cost: int
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    draft: EntryDraft
+    #: The document version being posted (a reversal belongs to the version that caused it).
+    document_version: int
+    #: The version whose active set this entry's set replaces.
+    replaces_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,8 @@ class Repository:
                 Organization.functional_currency,
                 Organization.matrix_version,
                 Organization.paused,
+                Organization.rounding_account,
+                Organization.rounding_tolerance,
             ).where(Organization.id == org_id)
         ).one_or_none()
         return OrganizationRow(*row) if row else None
@@ -249,23 +264,79 @@ class Repository:
 
     # -- journal -----------------------------------------------------------------------------
 
-    def retire_active_entries(self, org_id: str, document_ids: Sequence[str]) -> int:
+    def replace_active_entries(
+        self, org_id: str, document_ids: Sequence[str], closed_periods: Iterable[dt.date]
+    ) -> tuple[dict[str, int], list[int]]:
+        """Take the documents' active entries out of the active set: retired where their
+        period is open, reversed (to be cancelled by a reversal entry) where it is closed.
+        Returns ``{document id: version replaced}`` and the ids of the reversed entries."""
         if not document_ids:
-            return 0
-        result = self.connection.execute(
-            update(JournalEntry)
-            .where(
-                JournalEntry.org_id == _same_org(org_id),
-                JournalEntry.document_id.in_(document_ids),
-                JournalEntry.status == "active",
-            )
-            .values(status="retired", replaced_at=func.now())
-        )
-        return int(result.rowcount)
+            return {}, []
+        rows = self.connection.execute(
+            text(
+                f"""
+                UPDATE journal_entries SET
+                    status = CASE WHEN date_trunc('month', entry_date)::date
+                                       = ANY(CAST(:closed AS date[]))
+                                  THEN 'reversed' ELSE 'retired' END,
+                    replaced_at = now()
+                 WHERE org_id = {ORG} AND document_id = ANY(CAST(:ids AS text[]))
+                   AND status = 'active'
+                RETURNING id, document_id, document_version, status
+                """
+            ),
+            {"org_id": org_id, "ids": list(document_ids), "closed": sorted(closed_periods)},
+        ).all()
+        replaced = {document_id: version for _, document_id, version, _ in rows}
+        return replaced, sorted(entry_id for entry_id, *_, status in rows if status == "reversed")
 
-    def add_entries(self, org_id: str, entries: Sequence[tuple[EntryDraft, int]]) -> None:
-        """Insert ``(draft, document version)`` entries and their lines with COPY (ids taken
-        from the sequence up front, so lines can name their entry without a round trip)."""
+    def posted_entries(self, entry_ids: Sequence[int]) -> list[PostedEntry]:
+        """Entries with their lines, as stored."""
+        if not entry_ids:
+            return []
+        entries = self.connection.execute(
+            select(
+                JournalEntry.id,
+                JournalEntry.document_id,
+                JournalEntry.document_type,
+                JournalEntry.entry_date,
+                JournalEntry.currency,
+                JournalEntry.matrix_version,
+                JournalEntry.seq,
+            )
+            .where(JournalEntry.id.in_(entry_ids))
+            .order_by(JournalEntry.id)
+        ).all()
+        lines: dict[int, list[LineDraft]] = {entry_id: [] for entry_id in entry_ids}
+        for row in self.connection.execute(
+            select(
+                JournalLine.entry_id,
+                JournalLine.account_code,
+                JournalLine.amount,
+                JournalLine.currency,
+                JournalLine.functional_amount,
+                JournalLine.rate,
+                JournalLine.rate_source,
+                JournalLine.rate_date,
+            )
+            .where(JournalLine.entry_id.in_(entry_ids))
+            .order_by(JournalLine.id)
+        ).all():
+            entry_id, account, amount, currency, functional, rate, source, rate_date = row
+            lines[entry_id].append(
+                LineDraft(account, amount, currency, functional, rate, source, rate_date)
+            )
+        return [
+            PostedEntry(
+                entry_id,
+                EntryDraft(doc, doc_type, day, currency, matrix, tuple(lines[entry_id]), seq),
+            )
+            for entry_id, doc, doc_type, day, currency, matrix, seq in entries
+        ]
+
+    def add_entries(self, org_id: str, entries: Sequence[NewEntry]) -> None:
+        """Insert entries and their lines with COPY (ids taken from the sequence up front, so
+        lines can name their entry without a round trip)."""
         if not entries:
             return
         cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -278,28 +349,34 @@ class Repository:
             )
         ]
         with cursor.copy(
-            "COPY journal_entries (id, org_id, document_id, document_version, document_type,"
-            " matrix_version, entry_date, currency) FROM STDIN"
+            "COPY journal_entries (id, org_id, document_id, document_version, seq, document_type,"
+            " matrix_version, entry_date, currency, status, reverses_id, replaces_version)"
+            " FROM STDIN"
         ) as copy:
-            for entry_id, (draft, version) in zip(ids, entries, strict=True):
+            for entry_id, entry in zip(ids, entries, strict=True):
+                draft = entry.draft
                 copy.write_row(
                     (
                         entry_id,
                         org_id,
                         draft.document_id,
-                        version,
+                        entry.document_version,
+                        draft.seq,
                         draft.document_type,
                         draft.matrix_version,
                         draft.entry_date,
                         draft.currency,
+                        "active" if draft.reverses_id is None else "reversal",
+                        draft.reverses_id,
+                        entry.replaces_version,
                     )
                 )
         with cursor.copy(
             "COPY journal_lines (entry_id, org_id, account_code, currency, amount,"
             " functional_amount, rate, rate_source, rate_date) FROM STDIN"
         ) as copy:
-            for entry_id, (draft, _) in zip(ids, entries, strict=True):
-                for line in draft.lines:
+            for entry_id, entry in zip(ids, entries, strict=True):
+                for line in entry.draft.lines:
                     copy.write_row(
                         (
                             entry_id,

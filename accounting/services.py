@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from accounting import money
-from accounting.cache import MatrixCache
 from accounting.documents import (
     Document,
     canonical_json,
@@ -21,13 +19,10 @@ from accounting.documents import (
 from accounting.errors import (
     FieldError,
     InvalidSetting,
-    NoPublishedMatrix,
-    PermanentError,
     TooManyDocuments,
     UnknownOrganization,
 )
-from accounting.ledger import EntryDraft, PostingFacts, entry_for, posting_facts
-from accounting.matrix import PostingMatrix
+from accounting.facts import posting_facts
 from accounting.repository import (
     HIGH,
     NORMAL,
@@ -37,8 +32,6 @@ from accounting.repository import (
     Repository,
 )
 from accounting.uow import UnitOfWork
-
-_matrices = MatrixCache()
 
 
 @dataclass
@@ -62,24 +55,6 @@ class RecreateResult:
     paused: bool = False
 
 
-@dataclass
-class PostResult:
-    posted: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-    #: Dead at once: the document cannot be posted as it is (reason).
-    failed: dict[str, str] = field(default_factory=dict)
-    #: Will be tried again after a backoff (error), until too many attempts.
-    postponed: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "posted": len(self.posted),
-            "stale": len(self.stale),
-            "failed": self.failed,
-            "postponed": self.postponed,
-        }
-
-
 # -- set-up -----------------------------------------------------------------------------------
 
 
@@ -89,12 +64,34 @@ def create_organization(
     name: str,
     functional_currency: str,
     accounts: Sequence[tuple[str, str, str]],
+    *,
+    rounding_account: str | None = None,
+    rounding_tolerance: Decimal | None = None,
 ) -> None:
+    """Create an organization with its chart of accounts and, optionally, the account that
+    takes foreign-currency rounding differences (up to ``rounding_tolerance``, by default
+    :data:`DEFAULT_ROUNDING_UNITS` minor units of the functional currency)."""
     money.exponent(functional_currency)  # raises UnknownCurrency
     with uow:
         uow.repo.add_organization(org_id, name, functional_currency)
         uow.matrices.add_accounts(org_id, accounts)
+        if rounding_account is not None:
+            tolerance = rounding_tolerance
+            if tolerance is None:
+                tolerance = default_rounding_tolerance(functional_currency)
+            uow.books.set_rounding(
+                org_id, rounding_account=rounding_account, rounding_tolerance=tolerance
+            )
         uow.commit()
+
+
+#: Per-line conversion leaves at most half a minor unit per line; more than this many minor
+#: units in one entry means a wrong rate or rule, not rounding.
+DEFAULT_ROUNDING_UNITS = 5
+
+
+def default_rounding_tolerance(functional_currency: str) -> Decimal:
+    return DEFAULT_ROUNDING_UNITS * money.minor_unit(functional_currency)
 
 
 # -- documents --------------------------------------------------------------------------------
@@ -112,17 +109,10 @@ def upsert_documents(
     documents, rejected = validate_documents(raw_documents)
     result = UpsertResult(rejected=list(rejected))
     with uow:
-        organization = get_organization(uow.repo, org_id)
-        accepted = []
-        for document in documents:
-            error = _currency_error(document, organization)
-            if error:
-                result.rejected.append(error)
-            else:
-                accepted.append(document)
-        changed = uow.repo.upsert_documents(org_id, [_new_document(d) for d in accepted])
+        get_organization(uow.repo, org_id)
+        changed = uow.repo.upsert_documents(org_id, [_new_document(d) for d in documents])
         uow.commit()
-    for document in accepted:
+    for document in documents:
         (result.changed if document.id in changed else result.unchanged).append(document.id)
     return result
 
@@ -155,56 +145,6 @@ def request_recreate(
         )
         uow.commit()
     return result
-
-
-def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> PostResult:
-    """Post each ``{document id: version}`` in one transaction. A version that is no longer
-    current or already posted writes nothing. A document that cannot be posted does not stop
-    the others: a permanent reason makes it dead at once; any other error postpones it with a
-    backoff, and the dispatcher gives up on it after ``max_attempts``."""
-    result = PostResult()
-    with uow:
-        organization = get_organization(uow.repo, org_id)
-        drafts: dict[str, EntryDraft] = {}
-        delays: dict[str, float] = {}
-        for stored in uow.repo.documents_for_posting(org_id, list(versions)):
-            version = versions[stored.id]
-            if stored.ready_version != version or stored.posted_version >= version:
-                continue
-            try:
-                drafts[stored.id] = _draft(uow, organization, stored.facts)
-            except PermanentError as exc:
-                result.failed[stored.id] = str(exc)
-            except Exception as exc:  # a poison document: isolate it, retry it later
-                result.postponed[stored.id] = f"{type(exc).__name__}: {exc}"[:2000]
-                delays[stored.id] = retry_delay(stored.attempts)
-        won = uow.repo.mark_posted(org_id, {i: versions[i] for i in drafts})
-        uow.repo.retire_active_entries(org_id, won)
-        uow.repo.add_entries(org_id, [(drafts[i], versions[i]) for i in won])
-        uow.repo.mark_failed(org_id, {i: (versions[i], r) for i, r in result.failed.items()})
-        postponed = {i: (versions[i], e) for i, e in result.postponed.items()}
-        uow.repo.postpone(org_id, postponed, delays)
-        uow.commit()
-    result.posted = won
-    handled = set(won) | set(result.failed) | set(result.postponed)
-    result.stale = [i for i in versions if i not in handled]
-    return result
-
-
-def postpone_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int], error: str) -> None:
-    """A whole batch failed unexpectedly: record why and retry its documents after a backoff,
-    one by one (the dispatcher sends documents claimed before in batches of their own)."""
-    with uow:
-        delay = retry_delay(1)
-        errors = {i: (v, error[:2000]) for i, v in versions.items()}
-        uow.repo.postpone(org_id, errors, dict.fromkeys(versions, delay))
-        uow.commit()
-
-
-def retry_delay(attempts: int, base: float = 1.0, cap: float = 60.0) -> float:
-    """Exponential backoff with jitter: spreads the retries of documents that failed together."""
-    exponent: float = 2.0 ** max(0, attempts - 1)
-    return random.uniform(0.5, 1.0) * min(cap, base * exponent)
 
 
 def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> None:
@@ -299,31 +239,6 @@ def get_organization(repo: Repository, org_id: str) -> OrganizationRow:
     if organization is None:
         raise UnknownOrganization(f"unknown organization {org_id!r}")
     return organization
-
-
-def _draft(uow: UnitOfWork, organization: OrganizationRow, facts: dict[str, Any]) -> EntryDraft:
-    matrix = _current_matrix(uow, organization)
-    return entry_for(PostingFacts.from_json(facts), matrix, organization.functional_currency)
-
-
-def _current_matrix(uow: UnitOfWork, organization: OrganizationRow) -> PostingMatrix:
-    version = organization.matrix_version
-    if version is None:
-        raise NoPublishedMatrix(f"organization {organization.id!r} has no published matrix")
-    return _matrices.get(
-        organization.id, version, lambda: uow.matrices.load_matrix(organization.id, version)
-    )
-
-
-def _currency_error(document: Document, organization: OrganizationRow) -> FieldError | None:
-    if document.currency != organization.functional_currency and document.exchange_rate is None:
-        return FieldError(
-            document.id,
-            "exchange_rate",
-            f"required: currency {document.currency} differs from the organization's "
-            f"functional currency {organization.functional_currency}",
-        )
-    return None
 
 
 def _new_document(document: Document) -> NewDocument:

@@ -6,16 +6,21 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from accounting.books_repository import BooksRepository
 from accounting.errors import TransientError
 from accounting.matrix_repository import MatrixRepository
 from accounting.report_repository import ReportRepository
 from accounting.repository import Repository
 
 # SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout, shutdown.
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08006"})
+# AC001: a period closed while a posting ran (see migration 0003); the retry plans around it.
+RETRYABLE_SQLSTATES = frozenset(
+    {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08006", "AC001"}
+)
 
 
 class UnitOfWork:
@@ -36,6 +41,7 @@ class UnitOfWork:
             raise TransientError(f"database unavailable: {exc.orig}") from exc
         self.repo = Repository(self.connection)
         self.matrices = MatrixRepository(self.connection)
+        self.books = BooksRepository(self.connection)
         self.reports = ReportRepository(self.connection)
         self._after_commit = []
         return self
@@ -65,6 +71,9 @@ class UnitOfWork:
             self.connection.close()
         if isinstance(exc, DBAPIError) and _is_retryable(exc):
             raise TransientError(f"database error, retry: {exc.orig}") from exc
+        # COPY runs on the driver's cursor: its errors arrive untranslated.
+        if isinstance(exc, psycopg.Error) and exc.sqlstate in RETRYABLE_SQLSTATES:
+            raise TransientError(f"database error, retry: {exc}") from exc
 
 
 def _is_retryable(exc: DBAPIError) -> bool:

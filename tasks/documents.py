@@ -6,7 +6,7 @@ import logging
 from contextlib import suppress
 from typing import Any
 
-from accounting import runtime, services
+from accounting import posting, runtime, services
 from accounting.config import get_settings
 from accounting.errors import TransientError
 from tasks.app import app
@@ -62,7 +62,7 @@ def recreate(
         _hand_back(org_id, list(requested.versions))  # queued until the organization resumes
     elif fast and requested.versions:
         try:
-            outcome = services.post_documents(runtime.unit_of_work(), org_id, requested.versions)
+            outcome = posting.post_documents(runtime.unit_of_work(), org_id, requested.versions)
             posted, failed = outcome.posted, outcome.failed
         except Exception as exc:
             log.warning("fast path of job %s fell back to the queue: %s", self.request.id, exc)

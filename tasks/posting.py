@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounting import runtime, services
+from accounting import posting, runtime
 from accounting.errors import PermanentError, TransientError
 from accounting.scheduler import Batch
 from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
@@ -18,12 +18,12 @@ def post_batch(
 ) -> dict[str, Any]:
     require_text("org_id", org_id)
     try:
-        result = services.post_documents(runtime.unit_of_work(), org_id, dict(versions))
+        result = posting.post_documents(runtime.unit_of_work(), org_id, dict(versions))
     except (TransientError, PermanentError):
         raise  # retried with backoff by Celery, or an unknown organization
     except Exception as exc:
         # Unexpected: hand the batch back for a retry, one document at a time, after a backoff.
-        services.postpone_documents(
+        posting.postpone_documents(
             runtime.unit_of_work(), org_id, dict(versions), f"{type(exc).__name__}: {exc}"
         )
         raise

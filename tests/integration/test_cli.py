@@ -7,7 +7,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from accounting import services
+from accounting import posting, services
 from tasks.cli import cli
 
 from helpers import invoice
@@ -16,7 +16,7 @@ from helpers import invoice
 def test_status_reports_pending_posted_and_failed_per_organization(uow: Any, org: str) -> None:
     docs = [invoice("inv-1"), invoice("inv-2"), invoice("inv-3")]
     services.upsert_documents(uow(), org, docs, max_documents=10)
-    services.post_documents(uow(), org, {"inv-1": 1})
+    posting.post_documents(uow(), org, {"inv-1": 1})
     services.request_recreate(uow(), org, ["inv-2"], hold_seconds=None)
 
     result = CliRunner().invoke(cli, ["status", "--org", org, "--json"])

@@ -7,7 +7,7 @@ from typing import Any
 import redis
 from sqlalchemy import Engine, text
 
-from accounting import services
+from accounting import posting, services
 from accounting.config import Settings
 from accounting.scheduler import Batch, Dispatcher
 from accounting.wakeup import Wakeup
@@ -38,7 +38,7 @@ def test_pending_documents_are_published_in_batches_up_to_the_window(
     assert [len(b.versions) for b in sent] == [10, 10, 10]
     assert node.run_once() == 0  # full window: nothing more until batches finish
     batch = sent[0]
-    services.post_documents(uow(), batch.org_id, batch.versions)
+    posting.post_documents(uow(), batch.org_id, batch.versions)
     assert node.run_once() == 1  # room for one more batch
 
 

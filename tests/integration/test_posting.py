@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from accounting import demo_data, publishing, services
+from accounting import demo_data, posting, publishing, services
 from accounting.errors import UnknownOrganization
 from accounting.uow import UnitOfWork
 
@@ -53,7 +53,7 @@ def test_posted_entries_balance_per_currency_and_in_functional_currency(
     engine: Engine, uow: Any, org: str
 ) -> None:
     upsert(uow, org, invoice("inv-1", "19.99", "3"), invoice("inv-2", "0.01"))
-    result = services.post_documents(uow(), org, {"inv-1": 1, "inv-2": 1})
+    result = posting.post_documents(uow(), org, {"inv-1": 1, "inv-2": 1})
     assert sorted(result.posted) == ["inv-1", "inv-2"]
     assert count(engine, "SELECT count(*) FROM journal_lines") > 0
     assert unbalanced_entries(engine) == 0
@@ -63,8 +63,8 @@ def test_posting_the_same_version_twice_leaves_one_active_set(
     engine: Engine, uow: Any, org: str
 ) -> None:
     upsert(uow, org, invoice("inv-1"))
-    first = services.post_documents(uow(), org, {"inv-1": 1})
-    second = services.post_documents(uow(), org, {"inv-1": 1})
+    first = posting.post_documents(uow(), org, {"inv-1": 1})
+    second = posting.post_documents(uow(), org, {"inv-1": 1})
     assert first.posted == ["inv-1"]
     assert second.posted == [] and second.stale == ["inv-1"]
     assert active_entries(engine, org, "inv-1") == [1]
@@ -74,11 +74,11 @@ def test_posting_the_same_version_twice_leaves_one_active_set(
 def test_a_stale_version_writes_nothing(engine: Engine, uow: Any, org: str) -> None:
     upsert(uow, org, invoice("inv-1", "100.00"))
     upsert(uow, org, invoice("inv-1", "120.00"))  # version 2 arrives before 1 is posted
-    stale = services.post_documents(uow(), org, {"inv-1": 1})
+    stale = posting.post_documents(uow(), org, {"inv-1": 1})
     assert stale.posted == []
     assert count(engine, "SELECT count(*) FROM journal_entries") == 0
     assert versions(engine, org, "inv-1") == (2, 0, 0)
-    current = services.post_documents(uow(), org, {"inv-1": 2})
+    current = posting.post_documents(uow(), org, {"inv-1": 2})
     assert current.posted == ["inv-1"]
     assert active_entries(engine, org, "inv-1") == [2]
 
@@ -87,16 +87,16 @@ def test_of_two_sessions_racing_to_post_one_document_exactly_one_commits(
     engine: Engine, uow: Any, org: str
 ) -> None:
     upsert(uow, org, invoice("inv-1"))
-    outcomes: dict[str, services.PostResult] = {}
+    outcomes: dict[str, posting.PostResult] = {}
     with UnitOfWork(engine) as first:
         # The first session wins the compare-and-set and holds the row lock...
         assert first.repo.mark_posted(org, {"inv-1": 1}) == ["inv-1"]
         second = threading.Thread(
-            target=lambda: outcomes.update(second=services.post_documents(uow(), org, {"inv-1": 1}))
+            target=lambda: outcomes.update(second=posting.post_documents(uow(), org, {"inv-1": 1}))
         )
         second.start()
         _await_lock_wait(engine)  # ...so the second session blocks on it.
-        first.repo.retire_active_entries(org, ["inv-1"])
+        first.repo.replace_active_entries(org, ["inv-1"], closed_periods=())
         first.commit()
     second.join(timeout=30)
     assert not second.is_alive()
@@ -109,12 +109,12 @@ def test_of_many_concurrent_posts_of_one_version_exactly_one_writes_entries(
 ) -> None:
     upsert(uow, org, *(invoice(f"inv-{n}") for n in range(20)))
     wanted = {f"inv-{n}": 1 for n in range(20)}
-    results: list[services.PostResult] = []
+    results: list[posting.PostResult] = []
     barrier = threading.Barrier(4)
 
     def post() -> None:
         barrier.wait()
-        results.append(services.post_documents(uow(), org, wanted))
+        results.append(posting.post_documents(uow(), org, wanted))
 
     threads = [threading.Thread(target=post) for _ in range(4)]
     for thread in threads:
@@ -130,11 +130,11 @@ def test_a_recreate_leaves_exactly_one_active_set_at_the_new_version(
     engine: Engine, uow: Any, org: str
 ) -> None:
     upsert(uow, org, invoice("inv-1"))
-    services.post_documents(uow(), org, {"inv-1": 1})
+    posting.post_documents(uow(), org, {"inv-1": 1})
     recreated = services.request_recreate(uow(), org, ["inv-1"], hold_seconds=None)
     assert recreated.versions == {"inv-1": 2}
     assert active_entries(engine, org, "inv-1") == [1]  # the old set stays until replaced
-    assert services.post_documents(uow(), org, recreated.versions).posted == ["inv-1"]
+    assert posting.post_documents(uow(), org, recreated.versions).posted == ["inv-1"]
     assert active_entries(engine, org, "inv-1") == [2]
     assert count(engine, "SELECT count(*) FROM journal_entries WHERE status = 'retired'") == 1
 
@@ -159,7 +159,7 @@ def test_a_document_that_cannot_be_posted_fails_with_its_reason_and_the_rest_pos
     full = demo_data.matrix(org)
     without_payouts = {k: r for k, r in full.rules.items() if k[0] != "payout"}
     publishing.publish_matrix(uow(), org, replace(full, rules=without_payouts))
-    result = services.post_documents(uow(), org, {"inv-1": 1, "po-1": 1})
+    result = posting.post_documents(uow(), org, {"inv-1": 1, "po-1": 1})
     assert result.posted == ["inv-1"]
     assert "payout" in result.failed["po-1"]
     assert versions(engine, org, "po-1") == (1, 0, 1)
@@ -168,7 +168,7 @@ def test_a_document_that_cannot_be_posted_fails_with_its_reason_and_the_rest_pos
 
 def test_posting_for_an_unknown_organization_is_refused(engine: Engine, uow: Any) -> None:
     with pytest.raises(UnknownOrganization, match="nobody"):
-        services.post_documents(uow(), "nobody", {"inv-1": 1})
+        posting.post_documents(uow(), "nobody", {"inv-1": 1})
 
 
 def _await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
@@ -191,7 +191,7 @@ def test_a_line_cannot_be_added_to_an_entry_committed_earlier(
     engine: Engine, uow: Any, org: str
 ) -> None:
     upsert(uow, org, invoice("inv-1"))
-    services.post_documents(uow(), org, {"inv-1": 1})
+    posting.post_documents(uow(), org, {"inv-1": 1})
     with pytest.raises(IntegrityError, match="entry_txid"), engine.begin() as connection:
         connection.execute(
             text(

@@ -10,7 +10,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from accounting import services
+from accounting import posting, services
 from accounting.config import Settings
 from accounting.errors import InvalidSetting
 from accounting.ratelimit import RateLimiter
@@ -119,7 +119,7 @@ def test_a_poison_document_is_postponed_with_its_error_while_the_rest_post(
         connection.execute(
             text("UPDATE documents SET facts = '{\"type\": \"invoice\"}' WHERE id = 'inv-0001'")
         )
-    result = services.post_documents(uow(), org, {"inv-0000": 1, "inv-0001": 1, "inv-0002": 1})
+    result = posting.post_documents(uow(), org, {"inv-0000": 1, "inv-0001": 1, "inv-0002": 1})
     assert sorted(result.posted) == ["inv-0000", "inv-0002"]
     assert "KeyError" in result.postponed["inv-0001"]
     assert versions(engine, org, "inv-0001") == (1, 0, 0)  # still pending, retried later

@@ -59,14 +59,6 @@ def test_a_bad_document_is_rejected_naming_it_and_its_field_while_good_ones_are_
     assert count(engine, "SELECT count(*) FROM documents") == 2
 
 
-def test_a_foreign_currency_document_without_a_rate_is_rejected(
-    engine: Engine, uow: Any, org: str
-) -> None:
-    result = upsert(uow, org, [{**invoice("usd-1"), "currency": "USD"}])
-    assert [(e.document_id, e.field) for e in result.rejected] == [("usd-1", "exchange_rate")]
-    assert count(engine, "SELECT count(*) FROM documents") == 0
-
-
 def test_an_unknown_organization_is_refused_and_nothing_is_written(
     engine: Engine, uow: Any
 ) -> None:

@@ -45,6 +45,11 @@ def payment(**overrides: Any) -> dict[str, Any]:
     return document | overrides
 
 
+def subscription(**overrides: Any) -> dict[str, Any]:
+    document = invoice(id="sub-1", type="subscription_invoice")
+    return document | {"service_start": "2024-03-01", "term_months": 12} | overrides
+
+
 def payout(**overrides: Any) -> dict[str, Any]:
     document: dict[str, Any] = {
         "id": "po-1",
@@ -82,6 +87,7 @@ def test_every_document_type_validates() -> None:
     raw = [
         invoice(),
         invoice(id="cn-1", type="credit_note"),
+        subscription(),
         payment(),
         payment(id="ref-1", type="refund"),
         payout(),
@@ -287,3 +293,29 @@ def test_models_can_be_built_directly_in_python() -> None:
     assert built.net == Decimal("97.5")
     with pytest.raises(ValidationError, match="not a float"):
         Payout.model_validate(payout(fees=2.5))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"term_months": 0}, "term_months"),
+        ({"term_months": 121}, "term_months"),
+        ({"term_months": "12"}, "term_months"),
+        ({"term_months": True}, "term_months"),
+        ({"service_start": "2024-02-30"}, "service_start"),
+        ({"service_start": None}, "service_start"),
+    ],
+)
+def test_a_bad_subscription_term_is_named(overrides: dict[str, Any], field: str) -> None:
+    error = only_error(subscription(**overrides))
+    assert (error.document_id, error.field) == ("sub-1", field)
+
+
+def test_a_subscription_costs_its_lines_plus_its_months() -> None:
+    [document], _ = validate_documents([subscription(term_months=12)])
+    assert estimated_cost(document) == 1 + 12
+
+
+def test_an_exchange_rate_finer_than_the_stored_rate_is_rejected() -> None:
+    error = only_error(invoice(currency="USD", exchange_rate="1.0000000000001"))
+    assert (error.field, error.message) == ("exchange_rate", "at most 12 decimal places")
