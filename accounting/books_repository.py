@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import Connection, select, text, update
 
 from accounting.ledger import ExchangeRate
+from accounting.models import Account, Organization, Period
 from accounting.models import ExchangeRate as ExchangeRateRow
-from accounting.models import Organization, Period
 
 
 class BooksRepository:
@@ -128,6 +128,12 @@ class BooksRepository:
         return [(c, d, r, s) for c, d, r, s in self.connection.execute(query.limit(limit)).all()]
 
     # -- rounding --------------------------------------------------------------------------
+
+    def account_active(self, org_id: str, code: str) -> bool | None:
+        """Whether the account is active; None when there is no such account."""
+        return self.connection.execute(
+            select(Account.active).where(Account.org_id == org_id, Account.code == code)
+        ).scalar_one_or_none()
 
     def set_rounding(self, org_id: str, **values: object) -> None:
         """Update ``rounding_account`` and/or ``rounding_tolerance``."""

@@ -15,11 +15,15 @@ ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("1100", "Accounts receivable", "asset"),
     ("1200", "PSP clearing", "asset"),
     ("2200", "VAT payable", "liability"),
+    ("2400", "Deferred revenue", "liability"),
     ("4000", "Revenue: products", "revenue"),
     ("4010", "Revenue: services", "revenue"),
+    ("4020", "Revenue: subscriptions", "revenue"),
     ("4900", "Sales returns", "revenue"),
     ("6100", "Payment fees", "expense"),
+    ("6990", "Currency rounding", "expense"),
 )
+ROUNDING_ACCOUNT = "6990"
 
 _RULES: dict[tuple[str, str, str], tuple[str, str]] = {
     ("invoice", "net", "*"): ("1100", "4000"),
@@ -27,6 +31,9 @@ _RULES: dict[tuple[str, str, str], tuple[str, str]] = {
     ("invoice", "tax", "*"): ("1100", "2200"),
     ("credit_note", "net", "*"): ("4900", "1100"),
     ("credit_note", "tax", "*"): ("2200", "1100"),
+    ("subscription_invoice", "net", "*"): ("1100", "2400"),
+    ("subscription_invoice", "tax", "*"): ("1100", "2200"),
+    ("subscription_invoice", "recognition", "*"): ("2400", "4020"),
     ("payment", "gross", "*"): ("1200", "1100"),
     ("refund", "gross", "*"): ("1100", "1200"),
     ("payout", "net", "*"): ("1000", "1200"),

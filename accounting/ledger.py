@@ -14,7 +14,7 @@ from accounting.documents import Document
 from accounting.errors import MissingExchangeRate, RoundingDifferenceTooLarge, UnbalancedEntry
 from accounting.facts import Component, PostingFacts, posting_facts
 from accounting.matrix import PostingMatrix
-from accounting.money import MONEY_CONTEXT, quantize, split
+from accounting.money import MONEY_CONTEXT, plain, quantize, split
 from accounting.periods import posting_date
 
 ZERO = Decimal(0)
@@ -210,7 +210,7 @@ def _with_rounding(facts: PostingFacts, lines: list[LineDraft], books: Books) ->
     used = lines[0]
     where = (
         f"document {facts.document_id!r}: converting {facts.currency} to "
-        f"{books.functional_currency} at {used.rate} ({used.rate_source}, {used.rate_date}) "
+        f"{books.functional_currency} at {plain(used.rate)} ({used.rate_source}, {used.rate_date}) "
         f"leaves a rounding difference of {difference} {books.functional_currency}"
     )
     if books.rounding_account is None:
@@ -220,7 +220,7 @@ def _with_rounding(facts: PostingFacts, lines: list[LineDraft], books: Books) ->
         )
     if abs(difference) > books.rounding_tolerance:
         raise RoundingDifferenceTooLarge(
-            f"{where}, above the organization's tolerance of {books.rounding_tolerance} "
+            f"{where}, above the organization's tolerance of {plain(books.rounding_tolerance)} "
             f"{books.functional_currency}"
         )
     # The difference exists only in the functional currency: a line of amount 0.

@@ -61,6 +61,12 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP, context=MONEY_CONTEXT)
 
 
+def plain(value: Decimal) -> str:
+    """A decimal for people to read: no exponent, no trailing zeros (0E-8 -> "0")."""
+    text = format(value.normalize(MONEY_CONTEXT), "f")
+    return text
+
+
 def split(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
     """Allocate total over weights by largest remainder; the parts sum exactly to total."""
     _check_weights(weights)

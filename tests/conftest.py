@@ -118,7 +118,14 @@ def make_org(uow: Any) -> Any:
     """``make_org(id)``: a demo organization (EUR) with its chart and a published matrix."""
 
     def make(org_id: str) -> str:
-        services.create_organization(uow(), org_id, f"{org_id} GmbH", "EUR", demo_data.ACCOUNTS)
+        services.create_organization(
+            uow(),
+            org_id,
+            f"{org_id} GmbH",
+            "EUR",
+            demo_data.ACCOUNTS,
+            rounding_account=demo_data.ROUNDING_ACCOUNT,
+        )
         publishing.publish_matrix(uow(), org_id, demo_data.matrix(org_id))
         return org_id
 

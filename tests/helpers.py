@@ -106,3 +106,20 @@ def assert_posted_exactly_once(engine: Engine, org_id: str, expected: int) -> No
     )
     assert duplicated == 0
     assert unbalanced_entries(engine) == 0
+
+
+def await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
+    """Return once some session waits for a lock (the race a test set up is in place)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = engine.connect()
+        try:
+            n = waiting.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar_one()
+        finally:
+            waiting.close()
+        if n:
+            return
+        time.sleep(0.01)
+    raise AssertionError("no session ever waited for the lock")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +14,7 @@ from accounting import demo_data, posting, publishing, services
 from accounting.errors import UnknownOrganization
 from accounting.uow import UnitOfWork
 
-from helpers import active_entries, count, invoice, unbalanced_entries, versions
+from helpers import active_entries, await_lock_wait, count, invoice, unbalanced_entries, versions
 
 MAX = 1000
 
@@ -95,7 +94,7 @@ def test_of_two_sessions_racing_to_post_one_document_exactly_one_commits(
             target=lambda: outcomes.update(second=posting.post_documents(uow(), org, {"inv-1": 1}))
         )
         second.start()
-        _await_lock_wait(engine)  # ...so the second session blocks on it.
+        await_lock_wait(engine)  # ...so the second session blocks on it.
         first.repo.replace_active_entries(org, ["inv-1"], closed_periods=())
         first.commit()
     second.join(timeout=30)
@@ -169,22 +168,6 @@ def test_a_document_that_cannot_be_posted_fails_with_its_reason_and_the_rest_pos
 def test_posting_for_an_unknown_organization_is_refused(engine: Engine, uow: Any) -> None:
     with pytest.raises(UnknownOrganization, match="nobody"):
         posting.post_documents(uow(), "nobody", {"inv-1": 1})
-
-
-def _await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = engine.connect()
-        try:
-            n = waiting.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            ).scalar_one()
-        finally:
-            waiting.close()
-        if n:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the second session never waited for the lock")
 
 
 def test_a_line_cannot_be_added_to_an_entry_committed_earlier(
