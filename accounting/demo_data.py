@@ -46,30 +46,57 @@ def matrix(org_id: str) -> PostingMatrix:
     return PostingMatrix(org_id=org_id, version=0, rules=rules)
 
 
-def documents(count: int, *, seed: int = 7, prefix: str = "doc") -> Iterator[dict[str, Any]]:
+#: Monthly USD rates (units of EUR per USD) the demo organization is given.
+USD_RATES: tuple[tuple[date, Decimal], ...] = tuple(
+    (date(2026, month, 1), Decimal("0.9") + Decimal(month) / 200) for month in range(1, 13)
+)
+
+
+def documents(
+    count: int, *, seed: int = 7, prefix: str = "doc", full_books: bool = False
+) -> Iterator[dict[str, Any]]:
     """``count`` JSON documents: mostly invoices of 1-20 lines, then payments, refunds, payouts
-    and credit notes. Deterministic for a given seed."""
+    and credit notes; each payout pays out what the payments before it brought into the PSP
+    clearing account. With ``full_books``, also yearly subscriptions and some documents in
+    USD (posted at the organization's :data:`USD_RATES`). Deterministic for a given seed."""
     rng = random.Random(seed)
     start = date(2026, 1, 1)
+    kinds = ["invoice", "payment", "refund", "credit_note", "payout"]
+    weights = [60, 25, 5, 5, 5]
+    if full_books:
+        kinds, weights = [*kinds, "subscription_invoice"], [*weights, 5]
+    clearing = Decimal(0)
     for n in range(count):
-        kind = rng.choices(
-            ("invoice", "payment", "refund", "credit_note", "payout"), (60, 25, 5, 5, 5)
-        )[0]
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "payout" and clearing <= 0:
+            kind = "payment"
+        day = start + timedelta(days=rng.randrange(300))
         base: dict[str, Any] = {
             "id": f"{prefix}-{n:07d}",
             "type": kind,
-            "date": (start + timedelta(days=rng.randrange(300))).isoformat(),
-            "currency": "EUR",
+            "date": day.isoformat(),
+            "currency": "USD" if full_books and rng.random() < 0.1 else "EUR",
         }
-        yield base | _body(kind, rng)
+        body = _payout(clearing) if kind == "payout" else _body(kind, rng, day)
+        if kind == "payout":
+            base["currency"] = "EUR"
+            clearing = Decimal(0)
+        elif kind in ("payment", "refund") and base["currency"] == "EUR":
+            clearing += Decimal(body["amount"]) * (1 if kind == "payment" else -1)
+        yield base | body
 
 
 def _money(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randrange(low * 100, high * 100)) / 100
 
 
-def _body(kind: str, rng: random.Random) -> dict[str, Any]:
-    if kind in ("invoice", "credit_note"):
+def _payout(gross: Decimal) -> dict[str, Any]:
+    fees = (gross * Decimal("0.014")).quantize(Decimal("0.01"))
+    return {"gross": str(gross), "fees": str(fees), "net": str(gross - fees)}
+
+
+def _body(kind: str, rng: random.Random, day: date) -> dict[str, Any]:
+    if kind in ("invoice", "credit_note", "subscription_invoice"):
         lines = [
             {
                 "group": rng.choice(("products", "products", "services")),
@@ -79,9 +106,7 @@ def _body(kind: str, rng: random.Random) -> dict[str, Any]:
             }
             for _ in range(rng.randrange(1, 21) if kind == "invoice" else rng.randrange(1, 4))
         ]
+        if kind == "subscription_invoice":
+            return {"lines": lines, "service_start": day.isoformat(), "term_months": 12}
         return {"lines": lines}
-    if kind == "payout":
-        gross = _money(rng, 100, 5000)
-        fees = (gross * Decimal("0.014")).quantize(Decimal("0.01"))
-        return {"gross": str(gross), "fees": str(fees), "net": str(gross - fees)}
     return {"amount": str(_money(rng, 5, 2000)), "method": rng.choice(("card", "paypal"))}

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accounting import demo_data, embedded, migrate, publishing, runtime, services
+from accounting import books, demo_data, embedded, migrate, publishing, runtime, services
+from accounting.books import RateInput
 from accounting.config import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -57,8 +58,15 @@ def run(
 def _seed_organization() -> str:
     org_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     services.create_organization(
-        runtime.unit_of_work(), org_id, "Demo shop GmbH", "EUR", demo_data.ACCOUNTS
+        runtime.unit_of_work(),
+        org_id,
+        "Demo shop GmbH",
+        "EUR",
+        demo_data.ACCOUNTS,
+        rounding_account=demo_data.ROUNDING_ACCOUNT,
     )
+    usd = [RateInput("USD", day, rate, "demo") for day, rate in demo_data.USD_RATES]
+    books.set_exchange_rates(runtime.unit_of_work(), org_id, usd)
     version = publishing.publish_matrix(runtime.unit_of_work(), org_id, demo_data.matrix(org_id))
     console.print(
         f"Organization [bold]{org_id}[/]: {len(demo_data.ACCOUNTS)} accounts, matrix v{version}"
@@ -82,7 +90,7 @@ def _drive(
         pool.start("accounting.normal", concurrency=normal_c)
         with console.status("Starting a high-lane and a normal-lane worker..."):
             pool.wait_ready()
-        docs = list(demo_data.documents(count, prefix=org_id))
+        docs = list(demo_data.documents(count, prefix=org_id, full_books=True))
         latencies: list[float] = []
         with _progress() as progress:
             submit = progress.add_task("bulk sync: submitted", total=count)
