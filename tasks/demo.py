@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 console = Console()
 CHUNK = 500
+MONTH_END = "2026-01"
 STALL_SECONDS = 60.0
 
 
@@ -115,8 +116,30 @@ def _drive(
                 else:
                     time.sleep(0.1)
             elapsed = time.monotonic() - started
+        _month_end(recreate, org_id, docs)
     final = services.status(runtime.unit_of_work(), org_id)
     return DemoResult(count, final["posted"], final["dead"], elapsed, latencies)
+
+
+def _month_end(recreate: object, org_id: str, docs: list[dict[str, object]]) -> None:
+    """Close January, then recreate a few January invoices: their January entries stay in
+    the closed month and are reversed, with the new versions, in February."""
+    change = books.close_period(runtime.unit_of_work(), org_id, MONTH_END)
+    january = [
+        str(d["id"])
+        for d in docs
+        if str(d["date"]).startswith(MONTH_END) and d["type"] == "invoice"
+    ][:3]
+    if not january:
+        return
+    result = recreate.delay(org_id, january, requested_by="demo")  # type: ignore[attr-defined]
+    outcome = result.get(timeout=60)
+    if sorted(outcome["posted"]) != sorted(january):
+        raise RuntimeError(f"recreate after closing {MONTH_END} did not post: {outcome}")
+    console.print(
+        f"Closed {change.period}; recreated {len(january)} of its invoices: their January "
+        "entries were reversed in the first open month"
+    )
 
 
 class _Watchdog:
