@@ -13,7 +13,13 @@ from sqlalchemy.exc import DBAPIError
 
 from accounting import books, posting, services
 from accounting.books import RateInput
-from accounting.errors import InvalidExchangeRate, TransientError, UnknownCurrency
+from accounting.errors import (
+    DocumentRejected,
+    InvalidExchangeRate,
+    TransientError,
+    UnknownCurrency,
+    UnknownDocument,
+)
 from accounting.uow import UnitOfWork
 
 from helpers import active_entries, await_lock_wait, count, invoice, unbalanced_entries, versions
@@ -392,3 +398,35 @@ def test_the_psp_clearing_account_nets_to_zero_once_the_payout_is_posted(
     post(uow, org, **{"po-1": 1})
     assert "1200" not in balances(engine, org)
     assert balances(engine, org)["1000"] == (Decimal("142.97"), Decimal("142.97"))
+
+
+# -- preview ----------------------------------------------------------------------------------
+
+
+def test_a_preview_shows_the_entry_set_a_document_would_get_and_writes_nothing(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    books.close_period(uow(), org, "2026-01")
+    drafts = posting.preview_entries(uow(), org, None, document=subscription("sub-9", "90.00", 3))
+    assert [(d.seq, d.entry_date.isoformat()) for d in drafts] == [
+        (0, "2026-02-01"),  # January is closed
+        (1, "2026-02-01"),
+        (2, "2026-02-15"),
+        (3, "2026-03-15"),
+    ]
+    assert all(d.is_balanced and d.matrix_version == 1 for d in drafts)
+    assert count(engine, "SELECT count(*) FROM documents") == 0
+    assert count(engine, "SELECT count(*) FROM journal_entries") == 0
+
+
+def test_a_preview_of_a_bad_document_names_the_document_and_the_field(uow: Any, org: str) -> None:
+    with pytest.raises(DocumentRejected, match="'sub-9': term_months"):
+        posting.preview_entries(uow(), org, None, document=subscription("sub-9", "1", 0))
+
+
+def test_a_stored_document_can_be_previewed_by_id(uow: Any, org: str) -> None:
+    upsert(uow, org, invoice("inv-1"))
+    [draft] = posting.preview_entries(uow(), org, None, document_id="inv-1")
+    assert draft.total_debit == Decimal("119.00")
+    with pytest.raises(UnknownDocument, match="'nope'"):
+        posting.preview_entries(uow(), org, None, document_id="nope")
