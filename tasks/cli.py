@@ -17,6 +17,7 @@ from accounting import migrate as migrations
 from accounting import runtime, services
 from accounting.config import get_settings
 from accounting.errors import AccountingError
+from tasks import report_commands
 from tasks.bench.cli import bench
 
 cli = typer.Typer(
@@ -70,6 +71,7 @@ def status(
 
 
 cli.add_typer(bench, name="bench")
+report_commands.register(cli)
 
 dead = typer.Typer(help="Documents given up on: list them, retry them.", no_args_is_help=True)
 cli.add_typer(dead, name="dead")
