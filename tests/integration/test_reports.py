@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +13,11 @@ import pytest
 from beancount import loader
 from beancount.core.data import Balance, Transaction
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from accounting import reports, services
 from accounting.errors import InvalidPeriod, UnknownOrganization
+from tasks.cli import cli
 
 from helpers import count, invoice
 
@@ -221,6 +224,10 @@ def test_unbalanced_books_are_reported_not_hidden(engine: Engine, uow: Any, org:
     assert (balance.total_debit, balance.total_credit) == (D("100.00"), D("99.00"))
     assert not balance.balanced
     assert balance.as_dict()["balanced"] is False
+    shown = CliRunner().invoke(cli, ["trial-balance", org, "--json"])
+    assert shown.exit_code == 1
+    assert json.loads(shown.stdout)["totals"]["credit"] == "99.00"
+    assert "does not balance" in shown.stderr
 
 
 def test_a_malformed_period_or_an_unknown_organization_is_a_clear_error(uow: Any, org: str) -> None:
