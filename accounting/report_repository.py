@@ -145,7 +145,8 @@ class ReportRepository:
             .join(AccountTable, _account_of_line())
             .order_by(JournalEntry.entry_date, JournalEntry.id, JournalLine.id)
         )
-        result = self.connection.execution_options(yield_per=STREAM_CHUNK).execute(query)
+        # On the statement: Connection.execution_options() would change the connection itself.
+        result = self.connection.execute(query.execution_options(yield_per=STREAM_CHUNK))
         try:
             for row in result:
                 yield LedgerLine(*tuple(row))

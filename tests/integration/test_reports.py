@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from accounting import reports, services
 from accounting.errors import InvalidPeriod, UnknownOrganization
+from accounting.uow import UnitOfWork
 from tasks.cli import cli
 
 from helpers import count, invoice
@@ -326,3 +327,36 @@ def test_a_period_export_opens_with_the_balances_before_it(
 
 def test_the_beancount_export_of_empty_books_loads(uow: Any, org: str) -> None:
     assert loaded(beancount_text(uow, org)) == []
+
+
+# -- reading the books ------------------------------------------------------------------------
+
+
+def test_ledger_lines_stream_through_a_server_side_cursor_in_order(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    post(uow, org, dated_invoice("b", "2026-03-02"), dated_invoice("a", "2026-03-01"))
+    with UnitOfWork(engine) as work:
+        lines = work.reports.ledger_lines(org, None, None)
+        first = next(lines)
+        cursors = work.connection.execute(
+            text("SELECT count(*) FROM pg_cursors WHERE name <> ''")
+        ).scalar_one()
+        rest = list(lines)
+    assert cursors == 1
+    ordered = [(x.entry_date, x.entry_id, x.line_id) for x in [first, *rest]]
+    assert ordered == sorted(ordered) and first.document_id == "a"
+
+
+def test_an_export_reads_one_snapshot_while_postings_go_on(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    post(uow, org, invoice("inv-1"))
+    services.upsert_documents(uow(), org, [invoice("inv-2")], max_documents=10)
+    with UnitOfWork(engine) as work:
+        work.reports.use_snapshot()
+        holdings = work.reports.holdings(org, "EUR", None, None)
+        services.post_documents(uow(), org, {"inv-2": 1})  # commits meanwhile
+        lines = list(work.reports.ledger_lines(org, None, None))
+    assert {line.document_id for line in lines} == {"inv-1"}
+    assert sum(h.amount for h in holdings if h.account_code == "1100") == D("119.00")
