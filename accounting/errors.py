@@ -87,3 +87,7 @@ class FieldError:
     def __str__(self) -> str:
         who = f"document {self.document_id!r}" if self.document_id is not None else "document"
         return f"{who}: {self.field}: {self.message}"
+
+
+class InconsistentJournalLine(PermanentError):
+    """A journal line's amount and functional amount contradict each other."""

@@ -43,12 +43,9 @@ def posting_date(day: dt.date, closed: Set[dt.date]) -> dt.date:
 def parse_period(text: str) -> dt.date:
     """``"2026-03"`` -> 2026-03-01."""
     match = _PERIOD.fullmatch(text.strip())
-    if match is None:
-        raise InvalidPeriod(f"period {text!r}: expected YYYY-MM, e.g. 2026-03")
-    year, month = int(match[1]), int(match[2])
-    if not 1 <= month <= 12 or year < 1:
-        raise InvalidPeriod(f"period {text!r}: no such month")
-    return dt.date(year, month, 1)
+    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        raise InvalidPeriod(f"invalid period {text!r}: expected YYYY-MM, e.g. 2026-03")
+    return dt.date(int(match[1]), int(match[2]), 1)
 
 
 def period_name(month: dt.date) -> str:

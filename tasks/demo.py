@@ -6,7 +6,7 @@ import os
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,9 +14,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accounting import books, demo_data, embedded, migrate, publishing, runtime, services
+from accounting import (
+    books,
+    demo_data,
+    embedded,
+    migrate,
+    publishing,
+    reports,
+    runtime,
+    services,
+)
 from accounting.books import RateInput
 from accounting.config import Settings, get_settings
+from tasks.report_commands import atomic_text_file
 
 if TYPE_CHECKING:
     from tasks.workers import WorkerPool
@@ -34,6 +44,8 @@ class DemoResult:
     failed: int
     seconds: float
     recreate_ms: list[float]
+    #: The organization's books as Beancount, for bean-check.
+    export: Path | None = None
 
     @property
     def throughput(self) -> float:
@@ -53,7 +65,11 @@ def run(
         )
         migrate.upgrade(urls.database_url)
         org_id = _seed_organization()
-        return _drive(settings, org_id, documents, recreates, normal_concurrency, high_concurrency)
+        result = _drive(
+            settings, org_id, documents, recreates, normal_concurrency, high_concurrency
+        )
+        # Inside the run: the embedded services stop when it ends.
+        return replace(result, export=_export_books(settings, org_id))
 
 
 def _seed_organization() -> str:
@@ -73,6 +89,14 @@ def _seed_organization() -> str:
         f"Organization [bold]{org_id}[/]: {len(demo_data.ACCOUNTS)} accounts, matrix v{version}"
     )
     return org_id
+
+
+def _export_books(settings: Settings, org_id: str) -> Path:
+    path = (Path(settings.data_dir) / "exports" / f"{org_id}.beancount").resolve()
+    with atomic_text_file(path) as out:
+        entries = reports.export_beancount(runtime.unit_of_work(), org_id, None, out)
+    console.print(f"Beancount export of {org_id} ({entries:,} entries): {path}")
+    return path
 
 
 def _drive(
@@ -207,4 +231,6 @@ def report(result: DemoResult) -> None:
             f"max {max(result.recreate_ms):.0f} ms over {len(result.recreate_ms)} recreates "
             "(delay() returned -> entries committed)",
         )
+    if result.export:
+        table.add_row("beancount export", str(result.export))
     console.print(table)

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounting.documents import Document, validate_documents
-from accounting.errors import InvalidPeriod, MissingExchangeRate, RoundingDifferenceTooLarge
+from accounting.errors import MissingExchangeRate, RoundingDifferenceTooLarge
 from accounting.facts import PostingFacts, posting_facts
 from accounting.ledger import Books, EntryDraft, ExchangeRate, PostedEntry, entry_set, reversal_of
 from accounting.matrix import PostingMatrix, Rule
-from accounting.periods import add_months, parse_period, posting_date
+from accounting.periods import add_months, posting_date
 
 MATRIX = PostingMatrix(
     "org-1",
@@ -132,12 +132,6 @@ def test_a_document_dated_in_a_closed_period_posts_in_the_first_open_one() -> No
         facts(lines=net_lines(("default", "1"))), MATRIX, books(closed_periods={MARCH})
     )
     assert entry.entry_date == APRIL
-
-
-@pytest.mark.parametrize("text", ["2026-3", "2026-13", "26-03", "March", "2026-03-01", ""])
-def test_a_bad_period_is_rejected_by_name(text: str) -> None:
-    with pytest.raises(InvalidPeriod, match="period"):
-        parse_period(text)
 
 
 def test_add_months_clamps_to_the_end_of_a_shorter_month() -> None:
