@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
-from accounting.money import CURRENCY_EXPONENTS
+from accounting.money import CURRENCY_EXPONENTS, MONEY_CONTEXT
 from accounting.periods import next_month, parse_period, period_name
 
 
@@ -81,6 +81,11 @@ class AccountTotals:
     opening: Decimal
     debit: Decimal
     credit: Decimal
+
+    @property
+    def closing(self) -> Decimal:
+        with localcontext(MONEY_CONTEXT):
+            return self.opening + self.debit - self.credit
 
 
 @dataclass(frozen=True)

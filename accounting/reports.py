@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from accounting import beancount_format as beancount
 from accounting.errors import UnknownOrganization
 from accounting.money import MONEY_CONTEXT
-from accounting.report_rows import LedgerLine, Month, OrgBooks, decimal_text
+from accounting.report_rows import AccountTotals, LedgerLine, Month, OrgBooks, decimal_text
 from accounting.uow import UnitOfWork
 
 CSV_COLUMNS = (
@@ -43,21 +43,6 @@ CSV_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class TrialBalanceRow:
-    code: str
-    name: str
-    kind: str
-    opening: Decimal
-    debit: Decimal
-    credit: Decimal
-
-    @property
-    def closing(self) -> Decimal:
-        with localcontext(MONEY_CONTEXT):
-            return self.opening + self.debit - self.credit
-
-
-@dataclass(frozen=True)
 class TrialBalance:
     """Per account, in the functional currency: the balance before the period (signed: debit
     positive), the period's debits and credits, and the balance after it."""
@@ -65,7 +50,7 @@ class TrialBalance:
     org_id: str
     functional_currency: str
     period: str | None
-    rows: tuple[TrialBalanceRow, ...]
+    rows: tuple[AccountTotals, ...]
 
     @property
     def total_opening(self) -> Decimal:
@@ -133,11 +118,7 @@ def trial_balance(uow: UnitOfWork, org_id: str, period: str | None) -> TrialBala
         totals = uow.reports.account_totals(
             org_id, month.start if month else None, month.end if month else None
         )
-    rows = tuple(
-        TrialBalanceRow(t.code, t.name, t.kind, t.opening, t.debit, t.credit)
-        for t in totals
-        if t.opening or t.debit or t.credit
-    )
+    rows = tuple(t for t in totals if t.opening or t.debit or t.credit)
     label = month.label if month else None
     return TrialBalance(org_id, books.functional_currency, label, rows)
 

@@ -87,12 +87,8 @@ CREATE TRIGGER journal_entries_history
     FOR EACH ROW EXECUTE FUNCTION journal_entries_are_history();
 """
 
-# The balance check of 0001, plus: a document's active entries all belong to one version.
-BALANCE_AND_ONE_ACTIVE_SET = """
-CREATE OR REPLACE FUNCTION journal_entry_must_balance() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    off record;
-BEGIN
+# The balance check of 0001 (restored as it was by the downgrade)...
+BALANCE_CHECKS = """
     SELECT currency, sum(amount) AS total INTO off
       FROM journal_lines WHERE entry_id = NEW.id
      GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
@@ -106,6 +102,10 @@ BEGIN
         RAISE EXCEPTION 'journal entry % does not balance in functional currency: %',
             NEW.id, off.total USING ERRCODE = 'check_violation';
     END IF;
+"""
+
+# ...plus: a document's active entries all belong to one version.
+ONE_ACTIVE_SET = """
     IF NEW.status = 'active' AND EXISTS (
         SELECT 1 FROM journal_entries e
          WHERE e.org_id = NEW.org_id AND e.document_id = NEW.document_id
@@ -113,31 +113,20 @@ BEGIN
         RAISE EXCEPTION 'document % of organization % would have active entries of two versions',
             NEW.document_id, NEW.org_id USING ERRCODE = 'unique_violation';
     END IF;
-    RETURN NULL;
-END $$;
 """
 
-BALANCE_ONLY = """
+
+def balance_function(checks: str) -> str:
+    return f"""
 CREATE OR REPLACE FUNCTION journal_entry_must_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     off record;
 BEGIN
-    SELECT currency, sum(amount) AS total INTO off
-      FROM journal_lines WHERE entry_id = NEW.id
-     GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'journal entry % does not balance in %: debits minus credits = %',
-            NEW.id, off.currency, off.total USING ERRCODE = 'check_violation';
-    END IF;
-    SELECT sum(functional_amount) AS total INTO off
-      FROM journal_lines WHERE entry_id = NEW.id HAVING sum(functional_amount) <> 0;
-    IF FOUND THEN
-        RAISE EXCEPTION 'journal entry % does not balance in functional currency: %',
-            NEW.id, off.total USING ERRCODE = 'check_violation';
-    END IF;
+{checks}
     RETURN NULL;
 END $$;
 """
+
 
 # A published matrix is what its entries were built with: its rules never change again.
 PUBLISHED_MATRICES = """
@@ -183,7 +172,7 @@ def upgrade() -> None:
     _organizations()
     _journal_entries()
     _journal_lines()
-    op.execute(BALANCE_AND_ONE_ACTIVE_SET)
+    op.execute(balance_function(BALANCE_CHECKS + ONE_ACTIVE_SET))
     op.execute(ENTRY_HISTORY)
     op.execute(OPEN_PERIODS)
     op.execute(PUBLISHED_MATRICES)
@@ -365,7 +354,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION journal_entries_in_open_periods()")
     op.execute("DROP TRIGGER journal_entries_history ON journal_entries")
     op.execute("DROP FUNCTION journal_entries_are_history()")
-    op.execute(BALANCE_ONLY)
+    op.execute(balance_function(BALANCE_CHECKS))
     op.drop_column("journal_lines", "rate_date")
     op.drop_column("journal_lines", "rate_source")
     op.drop_index("ix_journal_entries_org_id_entry_date", table_name="journal_entries")
