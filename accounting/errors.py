@@ -61,6 +61,22 @@ class UnknownDocument(PermanentError):
     """No such document."""
 
 
+class InvalidMatrix(PermanentError):
+    """The posting matrix is not valid."""
+
+
+class IncompleteMatrix(PermanentError):
+    """The posting matrix cannot be published: it leaves gaps."""
+
+    def __init__(self, gaps: list[str]) -> None:
+        self.gaps = gaps
+        super().__init__(f"the matrix cannot be published: {'; '.join(gaps)}")
+
+
+class NoDraftMatrix(PermanentError):
+    """The organization has no draft matrix."""
+
+
 class NoPublishedMatrix(PermanentError):
     """The organization has no published posting matrix."""
 

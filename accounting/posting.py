@@ -109,14 +109,16 @@ def preview_entries(
     document_id: str | None = None,
 ) -> tuple[EntryDraft, ...]:
     """The entry set a document (given, or stored) would get under a matrix version (by
-    default the current one), with today's periods and rates. Writes nothing."""
+    default the draft, else the current one), with today's periods and rates. Writes
+    nothing."""
     with uow:
         organization = get_organization(uow.repo, org_id)
         facts = _facts_to_preview(uow, org_id, document, document_id)
-        if matrix_version is None:
+        version = matrix_version or uow.matrices.draft_version(org_id)
+        if version is None:
             matrix = _current_matrix(uow, organization)
         else:
-            matrix = uow.matrices.load_matrix(org_id, matrix_version)
+            matrix = uow.matrices.load_matrix(org_id, version)
         return entry_set(facts, matrix, load_books(uow, organization, [facts]))
 
 

@@ -22,7 +22,7 @@ from accounting.errors import (
     TooManyDocuments,
     UnknownOrganization,
 )
-from accounting.facts import posting_facts
+from accounting.facts import PostingFacts, posting_facts
 from accounting.repository import (
     HIGH,
     NORMAL,
@@ -110,7 +110,11 @@ def upsert_documents(
     result = UpsertResult(rejected=list(rejected))
     with uow:
         get_organization(uow.repo, org_id)
-        changed = uow.repo.upsert_documents(org_id, [_new_document(d) for d in documents])
+        facts = [posting_facts(d) for d in documents]
+        changed = uow.repo.upsert_documents(
+            org_id, [_new_document(d, f) for d, f in zip(documents, facts, strict=True)]
+        )
+        uow.matrices.record_components(org_id, {t for f in facts for t in f.used_components()})
         uow.commit()
     for document in documents:
         (result.changed if document.id in changed else result.unchanged).append(document.id)
@@ -241,13 +245,13 @@ def get_organization(repo: Repository, org_id: str) -> OrganizationRow:
     return organization
 
 
-def _new_document(document: Document) -> NewDocument:
+def _new_document(document: Document, facts: PostingFacts) -> NewDocument:
     canonical = canonical_json(document)
     return NewDocument(
         id=document.id,
         type=document.type,
         content_json=canonical,
-        facts_json=json.dumps(posting_facts(document).to_json(), separators=(",", ":")),
+        facts_json=json.dumps(facts.to_json(), separators=(",", ":")),
         content_hash=content_hash(document, canonical),
         cost=estimated_cost(document),
     )
