@@ -17,7 +17,7 @@ from accounting import migrate as migrations
 from accounting import runtime, services
 from accounting.config import get_settings
 from accounting.errors import AccountingError
-from tasks import books_commands, report_commands
+from tasks import books_commands, matrix_commands, report_commands
 from tasks.bench.cli import bench
 
 cli = typer.Typer(
@@ -74,6 +74,8 @@ cli.add_typer(bench, name="bench")
 cli.add_typer(books_commands.period, name="period")
 cli.add_typer(books_commands.rates, name="rates")
 cli.command()(books_commands.rounding)
+cli.add_typer(matrix_commands.matrix, name="matrix")
+cli.add_typer(matrix_commands.account, name="account")
 report_commands.register(cli)
 
 dead = typer.Typer(help="Documents given up on: list them, retry them.", no_args_is_help=True)
