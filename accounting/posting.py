@@ -85,7 +85,7 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
         uow.repo.add_entries(org_id, reversals + new_sets)
         uow.repo.mark_failed(org_id, {i: (versions[i], r) for i, r in result.failed.items()})
         postponed = {i: (versions[i], e) for i, e in result.postponed.items()}
-        uow.repo.postpone(org_id, postponed, delays)
+        uow.queue.postpone(org_id, postponed, delays)
         uow.commit()
     result.posted = won
     handled = set(won) | set(result.failed) | set(result.postponed)
@@ -164,7 +164,7 @@ def postpone_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int], e
     with uow:
         delay = retry_delay(1)
         errors = {i: (v, error[:2000]) for i, v in versions.items()}
-        uow.repo.postpone(org_id, errors, dict.fromkeys(versions, delay))
+        uow.queue.postpone(org_id, errors, dict.fromkeys(versions, delay))
         uow.commit()
 
 

@@ -1,4 +1,4 @@
-"""All SQL: organizations, chart and matrix, documents as the durable queue, journal entries."""
+"""SQL of organizations, documents (their content and versions) and the journal."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, ScalarSelect, Text, func, insert, literal, select, text, update
+from sqlalchemy import Connection, ScalarSelect, Text, insert, literal, select, text
 
 from accounting.ledger import EntryDraft, LineDraft, PostedEntry
 from accounting.models import (
-    PENDING,
     Document,
     JournalEntry,
     JournalLine,
@@ -65,38 +64,6 @@ class StoredDocument:
     facts: dict[str, Any]
     ready_version: int
     posted_version: int
-    attempts: int
-
-
-@dataclass(frozen=True)
-class OrgSchedule:
-    """How the dispatcher treats one organization's queue."""
-
-    org_id: str
-    paused: bool
-    weight: int
-    max_in_flight: int | None
-    rate_per_second: Decimal | None
-
-
-@dataclass(frozen=True)
-class DeadDocument:
-    org_id: str
-    document_id: str
-    version: int
-    attempts: int
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A document version the dispatcher leased to a batch."""
-
-    org_id: str
-    document_id: str
-    version: int
-    priority: int
-    cost: int
     attempts: int
 
 
@@ -161,9 +128,7 @@ class Repository:
     def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         return set(
             self.connection.execute(
-                select(Document.id).where(
-                    Document.org_id == _same_org(org_id), Document.id.in_(ids)
-                )
+                select(Document.id).where(Document.org_id == same_org(org_id), Document.id.in_(ids))
             ).scalars()
         )
 
@@ -196,7 +161,7 @@ class Repository:
                 Document.ready_version,
                 Document.posted_version,
                 Document.attempts,
-            ).where(Document.org_id == _same_org(org_id), Document.id.in_(ids))
+            ).where(Document.org_id == same_org(org_id), Document.id.in_(ids))
         ).all()
         return [StoredDocument(*row) for row in rows]
 
@@ -391,295 +356,8 @@ class Repository:
                         )
                     )
 
-    # -- dispatching -------------------------------------------------------------------------
 
-    def acquire_leadership(self, name: str, holder: str, ttl_seconds: float) -> bool:
-        """Take or renew the named lease; True while ``holder`` has it."""
-        row = self.connection.execute(
-            text(
-                """
-                INSERT INTO dispatcher_leases (name, holder, expires_at)
-                VALUES (:name, :holder, now() + make_interval(secs => :ttl))
-                ON CONFLICT (name) DO UPDATE
-                   SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-                 WHERE dispatcher_leases.holder = EXCLUDED.holder
-                    OR dispatcher_leases.expires_at < now()
-                RETURNING holder
-                """
-            ),
-            {"name": name, "holder": holder, "ttl": ttl_seconds},
-        ).one_or_none()
-        return row is not None
-
-    def bury_exhausted(self, max_attempts: int) -> int:
-        """Give up on versions claimed ``max_attempts`` times without being posted. (Claiming
-        sets the lease, so only leased rows are looked at: the small lease index, not the
-        backlog.)"""
-        result = self.connection.execute(
-            text(
-                f"""
-                UPDATE documents SET
-                    failed_version = ready_version, lease_until = NULL, priority = 0,
-                    last_error = 'gave up after ' || attempts || ' attempts'
-                                 || coalesce(': ' || last_error, '')
-                 WHERE {PENDING} AND attempts >= :max_attempts
-                   AND lease_until IS NOT NULL AND lease_until < now()
-                """
-            ),
-            {"max_attempts": max_attempts},
-        )
-        return int(result.rowcount)
-
-    def claim_pending(
-        self,
-        priority: int,
-        limit: int,
-        lease_seconds: float,
-        excluded_orgs: Sequence[str] = (),
-    ) -> list[Claim]:
-        """Lease up to ``limit`` pending documents of one lane, oldest first, across
-        organizations (but those in ``excluded_orgs``)."""
-        if limit <= 0:
-            return []
-        rows = self.connection.execute(
-            text(
-                f"""
-                WITH picked AS (
-                    SELECT org_id, id FROM documents
-                     WHERE {PENDING} AND priority = :priority
-                       AND (lease_until IS NULL OR lease_until < now())
-                       AND org_id <> ALL(CAST(:excluded AS text[]))
-                     ORDER BY ready_at
-                     LIMIT :limit
-                       FOR UPDATE SKIP LOCKED
-                )
-                UPDATE documents d SET
-                    lease_until = now() + make_interval(secs => :lease),
-                    attempts = d.attempts + 1
-                  FROM picked
-                 WHERE d.org_id = picked.org_id AND d.id = picked.id
-                RETURNING d.org_id, d.id, d.ready_version, d.priority, d.cost, d.attempts
-                """
-            ),
-            {
-                "priority": priority,
-                "limit": limit,
-                "lease": lease_seconds,
-                "excluded": list(excluded_orgs),
-            },
-        ).all()
-        return [Claim(*row) for row in rows]
-
-    def claim_from_org(
-        self, org_id: str, *, max_documents: int, max_cost: int, lease_seconds: float
-    ) -> tuple[list[Claim], bool]:
-        """Lease the organization's oldest pending normal-lane documents, as many as fit in
-        ``max_cost`` (their estimated costs added up in queue order) and ``max_documents``.
-        Also says whether the next document was held back because it costs more than is left."""
-        if max_documents <= 0:
-            return [], False
-        candidates = self.connection.execute(
-            text(
-                f"""
-                SELECT id, cost FROM documents
-                 WHERE org_id = {ORG} AND {PENDING} AND priority = 0
-                   AND (lease_until IS NULL OR lease_until < now())
-                 ORDER BY ready_at
-                 LIMIT :max_documents
-                   FOR UPDATE SKIP LOCKED
-                """
-            ),
-            {"org_id": org_id, "max_documents": max_documents},
-        ).all()
-        picked, total = [], 0
-        for doc_id, cost in candidates:
-            if total + cost > max_cost:
-                break
-            picked.append(doc_id)
-            total += cost
-        held_back = len(picked) < len(candidates)
-        if not picked:
-            return [], held_back
-        rows = self.connection.execute(
-            text(
-                f"""
-                UPDATE documents SET
-                    lease_until = now() + make_interval(secs => :lease), attempts = attempts + 1
-                 WHERE org_id = {ORG} AND id = ANY(:ids)
-                RETURNING org_id, id, ready_version, priority, cost, attempts
-                """
-            ),
-            {"org_id": org_id, "ids": picked, "lease": lease_seconds},
-        ).all()
-        order = {doc_id: n for n, doc_id in enumerate(picked)}
-        claims = sorted((Claim(*row) for row in rows), key=lambda c: order[c.document_id])
-        return claims, held_back
-
-    def organizations_with_normal_work(self) -> list[str]:
-        """Organizations with pending normal-lane documents: a skip scan of the per-organization
-        index, one probe per organization however long each queue is."""
-        return list(
-            self.connection.execute(
-                text(
-                    f"""
-                    WITH RECURSIVE orgs(org_id) AS (
-                        (SELECT org_id FROM documents WHERE {PENDING} AND priority = 0
-                          ORDER BY org_id LIMIT 1)
-                        UNION ALL
-                        SELECT (SELECT d.org_id FROM documents d
-                                 WHERE {PENDING} AND d.priority = 0 AND d.org_id > orgs.org_id
-                                 ORDER BY d.org_id LIMIT 1)
-                          FROM orgs WHERE orgs.org_id IS NOT NULL
-                    )
-                    SELECT org_id FROM orgs WHERE org_id IS NOT NULL
-                    """
-                )
-            ).scalars()
-        )
-
-    def schedules(self, org_ids: Sequence[str] | None = None) -> dict[str, OrgSchedule]:
-        """Scheduling settings of the given organizations (or of the paused ones when None)."""
-        query = select(
-            Organization.id,
-            Organization.paused,
-            Organization.weight,
-            Organization.max_in_flight,
-            Organization.rate_per_second,
-        )
-        query = (
-            query.where(Organization.id.in_(org_ids))
-            if org_ids is not None
-            else query.where(Organization.paused)
-        )
-        return {row[0]: OrgSchedule(*row) for row in self.connection.execute(query).all()}
-
-    def in_flight_by_org(self) -> dict[str, tuple[int, int]]:
-        """``{org: (documents, estimated cost)}`` leased and not yet posted."""
-        rows = self.connection.execute(
-            text(
-                f"""
-                SELECT org_id, count(*), sum(cost) FROM documents
-                 WHERE {PENDING} AND lease_until IS NOT NULL AND lease_until > now()
-                 GROUP BY org_id
-                """
-            )
-        ).all()
-        return {org: (int(n), int(cost)) for org, n, cost in rows}
-
-    def set_schedule(self, org_id: str, **values: Any) -> bool:
-        """Update ``paused``, ``weight``, ``max_in_flight`` or ``rate_per_second``."""
-        result = self.connection.execute(
-            update(Organization).where(Organization.id == org_id).values(**values)
-        )
-        return bool(result.rowcount)
-
-    def postpone(
-        self, org_id: str, errors: dict[str, tuple[int, str]], delays: dict[str, float]
-    ) -> None:
-        """Record ``{id: (version, error)}`` and keep each document leased for its delay, so it
-        is retried after a backoff (and given up after too many attempts)."""
-        if not errors:
-            return
-        ids = sorted(errors)
-        self.connection.execute(
-            text(
-                f"""
-                UPDATE documents d SET
-                    last_error = e.reason,
-                    lease_until = now() + make_interval(secs => e.delay)
-                  FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]),
-                              CAST(:reasons AS text[]), CAST(:delays AS float8[]))
-                       AS e(id, version, reason, delay)
-                 WHERE d.org_id = {ORG} AND d.id = e.id AND d.id = ANY(CAST(:ids AS text[]))
-                   AND d.ready_version = e.version AND d.posted_version < e.version
-                """
-            ),
-            {
-                "org_id": org_id,
-                "ids": ids,
-                "versions": [errors[i][0] for i in ids],
-                "reasons": [errors[i][1] for i in ids],
-                "delays": [delays[i] for i in ids],
-            },
-        )
-
-    def release_leases(self, org_id: str, ids: Sequence[str]) -> None:
-        """Hand leased documents back so the dispatcher can claim them again at once."""
-        self.connection.execute(
-            update(Document)
-            .where(Document.org_id == _same_org(org_id), Document.id.in_(ids))
-            .values(lease_until=None)
-        )
-
-    # -- reporting ---------------------------------------------------------------------------
-
-    def status_counts(self, org_id: str | None = None) -> dict[str, int]:
-        where = "WHERE org_id = :org_id" if org_id is not None else ""
-        row = self.connection.execute(
-            text(
-                f"""
-                SELECT
-                  count(*) FILTER (WHERE {PENDING} AND priority = 1) AS pending_high,
-                  count(*) FILTER (WHERE {PENDING} AND priority = 0) AS pending_normal,
-                  count(*) FILTER (WHERE {PENDING} AND lease_until > now()) AS in_flight,
-                  count(*) FILTER (WHERE posted_version = ready_version) AS posted,
-                  count(*) FILTER (WHERE failed_version = ready_version) AS dead,
-                  count(*) AS documents
-                FROM documents {where}
-                """
-            ),
-            {"org_id": org_id},
-        ).one()
-        return dict(row._mapping)
-
-    def dead_documents(self, org_id: str | None, limit: int) -> list[DeadDocument]:
-        query = select(
-            Document.org_id,
-            Document.id,
-            Document.ready_version,
-            Document.attempts,
-            Document.last_error,
-        ).where(Document.failed_version == Document.ready_version)
-        if org_id is not None:
-            query = query.where(Document.org_id == org_id)
-        rows = self.connection.execute(
-            query.order_by(Document.org_id, Document.id).limit(limit)
-        ).all()
-        return [DeadDocument(*row) for row in rows]
-
-    def abandon_pending(self, org_id: str, reason: str) -> int:
-        result = self.connection.execute(
-            text(
-                f"""
-                UPDATE documents SET failed_version = ready_version, last_error = :reason,
-                       lease_until = NULL, priority = 0
-                 WHERE org_id = {ORG} AND {PENDING}
-                """
-            ),
-            {"org_id": org_id, "reason": reason},
-        )
-        return int(result.rowcount)
-
-    def vacuum_queue(self) -> None:
-        """VACUUM ANALYZE the documents table (outside any transaction): clears the dead
-        entries a mass update leaves at the head of the pending indexes."""
-        autocommit = self.connection.execution_options(isolation_level="AUTOCOMMIT")
-        autocommit.execute(text("VACUUM (ANALYZE) documents"))
-
-    def revive(self, org_id: str, document_ids: Sequence[str] | None) -> int:
-        """Make dead documents pending again (all of the organization's, or the given ones),
-        with a fresh attempt count."""
-        query = (
-            update(Document)
-            .where(Document.org_id == org_id, Document.failed_version == Document.ready_version)
-            .values(failed_version=0, attempts=0, lease_until=None, ready_at=func.now())
-        )
-        if document_ids is not None:
-            query = query.where(Document.id.in_(document_ids))
-        return int(self.connection.execute(query).rowcount)
-
-
-def _same_org(org_id: str) -> ScalarSelect[str]:
+def same_org(org_id: str) -> ScalarSelect[str]:
     """``ORG`` for Core queries."""
     return select(literal(org_id, Text)).scalar_subquery()
 

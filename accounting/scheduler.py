@@ -20,8 +20,9 @@ from sqlalchemy import Engine
 from accounting.config import Settings
 from accounting.errors import TransientError
 from accounting.fairness import Budget, DeficitRoundRobin, OrgDemand
+from accounting.queue_repository import Claim, OrgSchedule, QueueRepository
 from accounting.ratelimit import RateLimiter
-from accounting.repository import HIGH, NORMAL, Claim, OrgSchedule, Repository
+from accounting.repository import HIGH, NORMAL
 from accounting.uow import UnitOfWork
 from accounting.wakeup import Wakeup
 
@@ -96,17 +97,17 @@ class Dispatcher:
     def run_once(self) -> int:
         """One round: lead or stand by; if leading, fill the window. Returns batches published."""
         with UnitOfWork(self._engine) as uow:
-            if not uow.repo.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl):
+            if not uow.queue.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl):
                 return 0
-            uow.repo.bury_exhausted(self._settings.max_attempts)
-            in_flight = uow.repo.in_flight_by_org()
+            uow.queue.bury_exhausted(self._settings.max_attempts)
+            in_flight = uow.queue.in_flight_by_org()
             room = self.window_cost - sum(cost for _, cost in in_flight.values())
-            paused = list(uow.repo.schedules())
+            paused = list(uow.queue.schedules())
             # The high lane is never held back by normal work filling the window.
             high_room = max(room, self._settings.batch_cost)
-            claims = uow.repo.claim_pending(HIGH, high_room, self._lease, paused)
+            claims = uow.queue.claim_pending(HIGH, high_room, self._lease, paused)
             room -= sum(c.cost for c in claims)
-            claims += self._claim_normal(uow.repo, room, in_flight, paused)
+            claims += self._claim_normal(uow.queue, room, in_flight, paused)
             uow.commit()
         # Published after commit: a lost publish only delays the documents until their lease
         # runs out, while publishing before commit could post work nobody claimed.
@@ -121,7 +122,7 @@ class Dispatcher:
 
     def _claim_normal(
         self,
-        repo: Repository,
+        queue: QueueRepository,
         room: int,
         in_flight: dict[str, tuple[int, int]],
         paused: list[str],
@@ -129,13 +130,13 @@ class Dispatcher:
         if room < self._settings.batch_cost:
             return []  # refill once a whole batch fits: small refills make tiny batches
         if self._settings.scheduling == "fifo":
-            return repo.claim_pending(NORMAL, room, self._lease, paused)
-        return self._claim_fairly(repo, room, in_flight)
+            return queue.claim_pending(NORMAL, room, self._lease, paused)
+        return self._claim_fairly(queue, room, in_flight)
 
     def _claim_fairly(
-        self, repo: Repository, room: int, in_flight: dict[str, tuple[int, int]]
+        self, queue: QueueRepository, room: int, in_flight: dict[str, tuple[int, int]]
     ) -> list[Claim]:
-        schedules = repo.schedules(repo.organizations_with_normal_work())
+        schedules = queue.schedules(queue.organizations_with_normal_work())
         demands = [
             self._demand(schedule, in_flight.get(org_id, (0, 0))[0])
             for org_id, schedule in sorted(schedules.items())
@@ -146,7 +147,7 @@ class Dispatcher:
         for budget in self._fair.budgets(demands, room):
             schedule = schedules[budget.org_id]
             allowed = self._tokens(schedule, self._max_documents(budget))
-            taken, held_back = repo.claim_from_org(
+            taken, held_back = queue.claim_from_org(
                 budget.org_id,
                 max_documents=allowed,
                 max_cost=budget.cost,

@@ -23,14 +23,8 @@ from accounting.errors import (
     UnknownOrganization,
 )
 from accounting.facts import PostingFacts, posting_facts
-from accounting.repository import (
-    HIGH,
-    NORMAL,
-    DeadDocument,
-    NewDocument,
-    OrganizationRow,
-    Repository,
-)
+from accounting.queue_repository import DeadDocument
+from accounting.repository import HIGH, NORMAL, NewDocument, OrganizationRow, Repository
 from accounting.uow import UnitOfWork
 
 
@@ -154,7 +148,7 @@ def request_recreate(
 def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> None:
     """Give documents back to the dispatcher now (e.g. when the fast path could not post)."""
     with uow:
-        uow.repo.release_leases(org_id, document_ids)
+        uow.queue.release_leases(org_id, document_ids)
         uow.commit()
 
 
@@ -163,7 +157,7 @@ def set_paused(uow: UnitOfWork, org_id: str, paused: bool) -> None:
     inline; its documents keep their place and nothing is dropped."""
     with uow:
         get_organization(uow.repo, org_id)
-        uow.repo.set_schedule(org_id, paused=paused)
+        uow.queue.set_schedule(org_id, paused=paused)
         uow.commit()
 
 
@@ -190,20 +184,20 @@ def set_schedule(
             values[name] = value
     with uow:
         get_organization(uow.repo, org_id)
-        uow.repo.set_schedule(org_id, **values)
+        uow.queue.set_schedule(org_id, **values)
         uow.commit()
 
 
 def dead_documents(uow: UnitOfWork, org_id: str | None, limit: int = 100) -> list[DeadDocument]:
     with uow:
-        return uow.repo.dead_documents(org_id, limit)
+        return uow.queue.dead_documents(org_id, limit)
 
 
 def retry_dead(uow: UnitOfWork, org_id: str, document_ids: Sequence[str] | None) -> int:
     """Make dead documents pending again (the given ones, or all of the organization's)."""
     with uow:
         get_organization(uow.repo, org_id)
-        revived = uow.repo.revive(org_id, document_ids)
+        revived = uow.queue.revive(org_id, document_ids)
         uow.commit()
     return revived
 
@@ -213,9 +207,9 @@ def abandon_pending(uow: UnitOfWork, org_id: str, reason: str) -> int:
     ``reason`` and can be retried with ``accounting dead retry``)."""
     with uow:
         get_organization(uow.repo, org_id)
-        abandoned = uow.repo.abandon_pending(org_id, reason)
+        abandoned = uow.queue.abandon_pending(org_id, reason)
         uow.commit()
-        uow.repo.vacuum_queue()
+        uow.queue.vacuum_queue()
     return abandoned
 
 
@@ -232,7 +226,7 @@ def document_versions(
 
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
     with uow:
-        return uow.repo.status_counts(org_id)
+        return uow.queue.status_counts(org_id)
 
 
 # -- helpers ----------------------------------------------------------------------------------

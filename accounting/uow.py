@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from accounting.books_repository import BooksRepository
 from accounting.errors import TransientError
 from accounting.matrix_repository import MatrixRepository
+from accounting.queue_repository import QueueRepository
 from accounting.report_repository import ReportRepository
 from accounting.repository import Repository
 
@@ -42,6 +43,7 @@ class UnitOfWork:
         self.repo = Repository(self.connection)
         self.matrices = MatrixRepository(self.connection)
         self.books = BooksRepository(self.connection)
+        self.queue = QueueRepository(self.connection)
         self.reports = ReportRepository(self.connection)
         self._after_commit = []
         return self

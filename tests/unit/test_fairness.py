@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounting.fairness import DeficitRoundRobin, OrgDemand
-from accounting.repository import Claim
+from accounting.queue_repository import Claim
 from accounting.scheduler import batches
 
 
