@@ -19,6 +19,9 @@ class MatrixCache:
         self.hits = 0
         self.misses = 0
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def get(self, org_id: str, version: int, load: Callable[[], PostingMatrix]) -> PostingMatrix:
         key = (org_id, version)
         matrix = self._entries.get(key)

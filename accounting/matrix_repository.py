@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from accounting.matrix import PostingMatrix, Rule, Triple
-from accounting.models import Account, DocumentComponent, Organization, PostingRule
+from accounting.models import PENDING, Account, DocumentComponent, Organization, PostingRule
 from accounting.models import PostingMatrix as PostingMatrixRow
 from accounting.repository import ORG
 
@@ -153,9 +153,10 @@ class MatrixRepository:
         )
 
     def recreate_documents_using(self, org_id: str, used: Iterable[Triple]) -> int:
-        """Give a new version, due on the normal lane, to every document of the organization
-        that has one of these (type, component, group) among its posting facts (dead ones
-        included: a new matrix may be what they were waiting for)."""
+        """Give a new version to every document of the organization that has one of these
+        (type, component, group) among its posting facts: due on the normal lane, unless it
+        is already pending on the high lane. Dead ones are included: a new matrix may be what
+        they were waiting for."""
         triples = sorted(set(used))
         if not triples:
             return 0
@@ -163,7 +164,9 @@ class MatrixRepository:
             text(
                 f"""
                 UPDATE documents d SET
-                    ready_version = d.ready_version + 1, ready_at = now(), priority = 0,
+                    ready_version = d.ready_version + 1, ready_at = now(),
+                    -- a user's pending recreate keeps its lane; everything else is a backfill
+                    priority = CASE WHEN {PENDING} THEN d.priority ELSE 0 END,
                     attempts = 0, last_error = NULL, lease_until = NULL
                  WHERE d.org_id = {ORG} AND EXISTS (
                     SELECT 1

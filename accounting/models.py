@@ -151,6 +151,16 @@ class PostingMatrix(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (
+        # One draft at a time per organization.
+        Index(
+            "uq_posting_matrices_one_draft",
+            "org_id",
+            unique=True,
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
 
 class PostingRule(Base):
     __tablename__ = "posting_rules"

@@ -20,6 +20,11 @@ from accounting.uow import UnitOfWork
 _matrices = MatrixCache()
 
 
+def clear_matrix_cache() -> None:
+    """Forget the cached matrices (only a database rebuilt from scratch reuses versions)."""
+    _matrices.clear()
+
+
 @dataclass
 class PostResult:
     posted: list[str] = field(default_factory=list)

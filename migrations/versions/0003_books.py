@@ -60,32 +60,38 @@ CREATE TRIGGER journal_entries_open_period_update
 """
 
 # Entries are history. The only change allowed is an active entry leaving the active set, by
-# retirement or by reversal, with the time it happened.
-ENTRY_HISTORY = """
+# retirement or by reversal, with the time it happened. The condition is the trigger's WHEN
+# clause, evaluated without calling PL/pgSQL: the function only runs to refuse.
+ALLOWED_CHANGE = """
+    OLD.status = 'active' AND NEW.status IN ('retired', 'reversed')
+    AND (NEW.id, NEW.org_id, NEW.document_id, NEW.document_version, NEW.seq,
+         NEW.document_type, NEW.matrix_version, NEW.entry_date, NEW.currency,
+         NEW.reverses_id, NEW.replaces_version, NEW.created_at, NEW.txid)
+        IS NOT DISTINCT FROM
+        (OLD.id, OLD.org_id, OLD.document_id, OLD.document_version, OLD.seq,
+         OLD.document_type, OLD.matrix_version, OLD.entry_date, OLD.currency,
+         OLD.reverses_id, OLD.replaces_version, OLD.created_at, OLD.txid)
+"""
+ENTRY_HISTORY = f"""
 CREATE FUNCTION journal_entries_are_history() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'journal entry % cannot be deleted: entries are history', OLD.id
             USING ERRCODE = 'restrict_violation';
     END IF;
-    IF OLD.status <> 'active' OR NEW.status NOT IN ('retired', 'reversed')
-       OR (NEW.id, NEW.org_id, NEW.document_id, NEW.document_version, NEW.seq,
-           NEW.document_type, NEW.matrix_version, NEW.entry_date, NEW.currency,
-           NEW.reverses_id, NEW.replaces_version, NEW.created_at, NEW.txid)
-          IS DISTINCT FROM
-          (OLD.id, OLD.org_id, OLD.document_id, OLD.document_version, OLD.seq,
-           OLD.document_type, OLD.matrix_version, OLD.entry_date, OLD.currency,
-           OLD.reverses_id, OLD.replaces_version, OLD.created_at, OLD.txid) THEN
-        RAISE EXCEPTION 'journal entry %: only an active entry can be retired or reversed, '
-            'and nothing else about it can change', OLD.id
-            USING ERRCODE = 'restrict_violation';
-    END IF;
-    RETURN NEW;
+    RAISE EXCEPTION 'journal entry %: only an active entry can be retired or reversed, '
+        'and nothing else about it can change', OLD.id
+        USING ERRCODE = 'restrict_violation';
 END $$;
 CREATE TRIGGER journal_entries_history
-    BEFORE UPDATE OR DELETE ON journal_entries
+    BEFORE UPDATE ON journal_entries
+    FOR EACH ROW WHEN (NOT ({ALLOWED_CHANGE}))
+    EXECUTE FUNCTION journal_entries_are_history();
+CREATE TRIGGER journal_entries_no_delete
+    BEFORE DELETE ON journal_entries
     FOR EACH ROW EXECUTE FUNCTION journal_entries_are_history();
 """
+
 
 # The balance check of 0001 (restored as it was by the downgrade)...
 BALANCE_CHECKS = """
@@ -172,6 +178,13 @@ def upgrade() -> None:
     _organizations()
     _journal_entries()
     _journal_lines()
+    op.create_index(
+        "uq_posting_matrices_one_draft",
+        "posting_matrices",
+        ["org_id"],
+        unique=True,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
     op.execute(balance_function(BALANCE_CHECKS + ONE_ACTIVE_SET))
     op.execute(ENTRY_HISTORY)
     op.execute(OPEN_PERIODS)
@@ -352,9 +365,11 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER journal_entries_open_period_update ON journal_entries")
     op.execute("DROP TRIGGER journal_entries_open_period_insert ON journal_entries")
     op.execute("DROP FUNCTION journal_entries_in_open_periods()")
+    op.execute("DROP TRIGGER journal_entries_no_delete ON journal_entries")
     op.execute("DROP TRIGGER journal_entries_history ON journal_entries")
     op.execute("DROP FUNCTION journal_entries_are_history()")
     op.execute(balance_function(BALANCE_CHECKS))
+    op.drop_index("uq_posting_matrices_one_draft", table_name="posting_matrices")
     op.drop_column("journal_lines", "rate_date")
     op.drop_column("journal_lines", "rate_source")
     op.drop_index("ix_journal_entries_org_id_entry_date", table_name="journal_entries")

@@ -153,6 +153,13 @@ def test_publishing_with_recreate_gives_only_the_affected_documents_a_new_normal
     assert (status["posted"], status["pending_normal"], status["pending_high"]) == (2, 1, 0)
     assert count(engine, "SELECT ready_version FROM documents WHERE id = 'inv-2'") == 2
 
+    # A user's recreate waiting on the high lane keeps its lane through the next one.
+    services.request_recreate(uow(), org, ["inv-2"], hold_seconds=None)
+    publishing.publish_matrix(uow(), org, changed, recreate=True)
+    status = services.status(uow(), org)
+    assert (status["pending_normal"], status["pending_high"]) == (0, 1)
+    assert count(engine, "SELECT ready_version FROM documents WHERE id = 'inv-2'") == 4
+
 
 def test_upserts_record_the_components_documents_use(engine: Engine, uow: Any, org: str) -> None:
     subscription = {
