@@ -7,7 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounting.cache import MatrixCache
+import redis
+
+from accounting import runtime
+from accounting.cache import CacheStats, MatrixCache, matrix_key
+from accounting.config import get_settings
 from accounting.documents import validate_documents
 from accounting.errors import DocumentRejected, NoPublishedMatrix, PermanentError, UnknownDocument
 from accounting.facts import PostingFacts, posting_facts
@@ -17,7 +21,16 @@ from accounting.repository import NewEntry, OrganizationRow, StoredDocument
 from accounting.services import get_organization
 from accounting.uow import UnitOfWork
 
-_matrices = MatrixCache()
+
+def _redis_if_configured() -> redis.Redis | None:
+    return runtime.redis_client() if get_settings().redis_url else None
+
+
+_matrices = MatrixCache(_redis_if_configured)
+
+
+def matrix_cache_stats() -> CacheStats:
+    return _matrices.stats
 
 
 def clear_matrix_cache() -> None:
@@ -183,6 +196,5 @@ def _current_matrix(uow: UnitOfWork, organization: OrganizationRow) -> PostingMa
     version = organization.matrix_version
     if version is None:
         raise NoPublishedMatrix(f"organization {organization.id!r} has no published matrix")
-    return _matrices.get(
-        organization.id, version, lambda: uow.matrices.load_matrix(organization.id, version)
-    )
+    key = matrix_key(organization.id, version, organization.matrix_published_at)
+    return _matrices.get(key, lambda: uow.matrices.load_matrix(organization.id, version))

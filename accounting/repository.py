@@ -18,6 +18,7 @@ from accounting.models import (
     JournalLine,
     Organization,
 )
+from accounting.models import PostingMatrix as PostingMatrixRow
 
 HIGH, NORMAL = 1, 0
 
@@ -37,6 +38,9 @@ class OrganizationRow:
     paused: bool
     rounding_account: str | None
     rounding_tolerance: Decimal
+    #: When the current matrix version was published: with the version, the cache key (a
+    #: database rebuilt from scratch numbers versions from 1 again; it cannot repeat this).
+    matrix_published_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,14 @@ class Repository:
                 Organization.paused,
                 Organization.rounding_account,
                 Organization.rounding_tolerance,
-            ).where(Organization.id == org_id)
+                PostingMatrixRow.published_at,
+            )
+            .outerjoin(
+                PostingMatrixRow,
+                (PostingMatrixRow.org_id == Organization.id)
+                & (PostingMatrixRow.version == Organization.matrix_version),
+            )
+            .where(Organization.id == org_id)
         ).one_or_none()
         return OrganizationRow(*row) if row else None
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from tasks.bench import backlog as backlog_bench
+from tasks.bench import cache as cache_bench
 from tasks.bench import fairness as fairness_bench
 from tasks.bench import priority as priority_bench
 from tasks.bench.harness import MODES, bench_environment, env_items
@@ -111,3 +112,26 @@ def backlog(
                 f"backlog {n:,}: Redis used_memory {run.redis_before_mb} MB before, "
                 f"{run.redis_peak_mb} MB at peak"
             )
+
+
+@bench.command()
+def cache(
+    iterations: Annotated[int, typer.Option(min=1, help="Resolutions per level")] = 2000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Median time to resolve a posting matrix: from Postgres (the baseline: what a naive
+    worker does per document), from Redis (a process that has not seen it), in process."""
+    with bench_environment(as_json) as environment:
+        figures = cache_bench.run(environment, iterations).figures()
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title=f"posting matrix resolution ({figures['rules']} rules), median")
+        for column in ("level", "µs", "x faster than Postgres"):
+            table.add_column(column)
+        table.add_row("Postgres (no cache)", str(figures["postgres_us"]), "1")
+        table.add_row("Redis", str(figures["redis_us"]), str(figures["redis_speedup"]))
+        table.add_row(
+            "in process (LRU)", str(figures["in_process_us"]), str(figures["in_process_speedup"])
+        )
+        environment.console.print(table)

@@ -214,3 +214,24 @@ def test_the_cli_drafts_previews_and_publishes_and_lists_gaps(
     blocked = runner.invoke(cli, ["matrix", "publish", org])
     assert blocked.exit_code == 2
     assert "no rule for invoice/tax/default" in blocked.output
+
+
+def test_a_publish_is_seen_by_the_next_posting_through_both_cache_levels(
+    engine: Engine, uow: Any, org: str, redis_client: Any
+) -> None:
+    upsert(uow, org, invoice("inv-1"), invoice("inv-2"))
+    posting.post_documents(uow(), org, {"inv-1": 1})  # caches version 1 in-process and in Redis
+    publishing.publish_matrix(
+        uow(), org, with_rule(org, ("invoice", "net", "*"), Rule("1100", "4010"))
+    )
+    posting.post_documents(uow(), org, {"inv-2": 1})
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT e.document_id, e.matrix_version, l.account_code FROM journal_entries e"
+                " JOIN journal_lines l ON l.entry_id = e.id WHERE l.account_code LIKE '40%'"
+                " ORDER BY 1"
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [("inv-1", 1, "4000"), ("inv-2", 2, "4010")]
+    assert len(redis_client.keys("accounting:matrix:acme:*")) == 2
