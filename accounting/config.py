@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default=True,
         description="Normal-lane workers run a dispatcher (one leads, others stand by)",
     )
+    matrix_cache: bool = Field(
+        default=True,
+        description="Cache posting matrices (off only for the naive baseline of the benches)",
+    )
 
 
 @lru_cache(maxsize=1)

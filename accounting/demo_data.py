@@ -72,7 +72,7 @@ def documents(
             kind = "payment"
         day = start + timedelta(days=rng.randrange(300))
         base: dict[str, Any] = {
-            "id": f"{prefix}-{n:07d}",
+            "id": document_id(prefix, n),
             "type": kind,
             "date": day.isoformat(),
             "currency": "USD" if full_books and rng.random() < 0.1 else "EUR",
@@ -84,6 +84,10 @@ def documents(
         elif kind in ("payment", "refund") and base["currency"] == "EUR":
             clearing += Decimal(body["amount"]) * (1 if kind == "payment" else -1)
         yield base | body
+
+
+def document_id(prefix: str, n: int) -> str:
+    return f"{prefix}-{n:07d}"
 
 
 def _money(rng: random.Random, low: int, high: int) -> Decimal:

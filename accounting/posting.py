@@ -196,5 +196,7 @@ def _current_matrix(uow: UnitOfWork, organization: OrganizationRow) -> PostingMa
     version = organization.matrix_version
     if version is None:
         raise NoPublishedMatrix(f"organization {organization.id!r} has no published matrix")
+    if not get_settings().matrix_cache:
+        return uow.matrices.load_matrix(organization.id, version)
     key = matrix_key(organization.id, version, organization.matrix_published_at)
     return _matrices.get(key, lambda: uow.matrices.load_matrix(organization.id, version))

@@ -13,7 +13,7 @@ from tasks.dispatcher import DispatcherStep
 
 log = logging.getLogger(__name__)
 
-app = Celery("accounting", include=["tasks.documents", "tasks.posting"])
+app = Celery("accounting", include=["tasks.documents", "tasks.posting", "tasks.baseline"])
 app.config_from_object("celeryconfig")
 app.steps["worker"].add(DispatcherStep)
 

@@ -12,7 +12,9 @@ from tasks.bench import backlog as backlog_bench
 from tasks.bench import cache as cache_bench
 from tasks.bench import fairness as fairness_bench
 from tasks.bench import priority as priority_bench
+from tasks.bench import throughput as throughput_bench
 from tasks.bench.harness import MODES, bench_environment, env_items
+from tasks.bench.throughput import ORGS
 
 bench = typer.Typer(
     help="Benchmarks against a baseline run in the same invocation.", no_args_is_help=True
@@ -135,3 +137,41 @@ def cache(
             "in process (LRU)", str(figures["in_process_us"]), str(figures["in_process_speedup"])
         )
         environment.console.print(table)
+
+
+@bench.command()
+def throughput(
+    n: Annotated[int, typer.Option(min=ORGS, help="Documents our normal lane posts")] = 200_000,
+    naive_n: Annotated[
+        int, typer.Option(min=ORGS, help="Documents the naive baseline posts (it is slow)")
+    ] = 20_000,
+    timeout: Annotated[float, typer.Option(help="Give up a run after this many seconds")] = 1800,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sustained posting rate and CPU per document of the normal lane, against a naive
+    baseline (one task and one transaction per document, no cache), in one invocation."""
+    with bench_environment(as_json) as environment:
+        ours = throughput_bench.run(environment, "ours", n, timeout)
+        naive = throughput_bench.run(environment, "naive", naive_n, timeout)
+        figures = {
+            "n": n,
+            "naive_n": naive_n,
+            "ours_docs_per_s": round(ours.docs_per_s),
+            "naive_docs_per_s": round(naive.docs_per_s),
+            "ratio": round(ours.docs_per_s / naive.docs_per_s, 1),
+            "ours_cpu_ms_per_doc": round(ours.cpu_ms_per_doc, 2),
+            "naive_cpu_ms_per_doc": round(naive.cpu_ms_per_doc, 2),
+        }
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title="normal-lane throughput (whole-machine CPU)")
+        for column in ("mode", "documents", "seconds", "documents/s", "CPU ms/document"):
+            table.add_column(column)
+        for run in (ours, naive):
+            table.add_row(
+                run.mode, f"{run.documents:,}", f"{run.seconds:.1f}", f"{run.docs_per_s:,.0f}",
+                f"{run.cpu_ms_per_doc:.2f}",
+            )  # fmt: skip
+        environment.console.print(table)
+        environment.console.print(f"ours / naive: {figures['ratio']}x")

@@ -80,14 +80,18 @@ class Bench:
             progress.advance(task, len(chunk))
 
     @contextmanager
-    def workers(self, mode: str, normal: int = 2, high: int = 1) -> Iterator[None]:
+    def workers(
+        self, mode: str, normal: int = 2, high: int = 1, settings: Mapping[str, str] = MODES["ours"]
+    ) -> Iterator[None]:
+        """A high and a normal pool with ``mode``'s settings (or, for a mode that is not one of
+        :data:`MODES`, the given ``settings``)."""
         from tasks.app import app
         from tasks.workers import worker_pool
 
         env = {
             "ACCOUNTING_DATABASE_URL": runtime.database_url(),
             "ACCOUNTING_REDIS_URL": runtime.redis_url(),
-            **MODES[mode],
+            **MODES.get(mode, settings),
         }
         with worker_pool(app, env, self.log_dir) as pool:
             pool.start("accounting.high", concurrency=high)
