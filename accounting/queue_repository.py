@@ -268,6 +268,16 @@ class QueueRepository:
             .values(lease_until=None)
         )
 
+    def pending_count(self, org_ids: Sequence[str]) -> int:
+        """Documents of these organizations still to post: read from the pending indexes, so
+        it costs what is left, not the organizations' size."""
+        return int(
+            self.connection.execute(
+                text(f"SELECT count(*) FROM documents WHERE org_id = ANY(:orgs) AND {PENDING}"),
+                {"orgs": list(org_ids)},
+            ).scalar_one()
+        )
+
     def status_counts(self, org_id: str | None = None) -> dict[str, int]:
         where = "WHERE org_id = :org_id" if org_id is not None else ""
         row = self.connection.execute(

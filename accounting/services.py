@@ -224,6 +224,11 @@ def document_versions(
         }
 
 
+def pending_count(uow: UnitOfWork, org_ids: Sequence[str]) -> int:
+    with uow:
+        return uow.queue.pending_count(org_ids)
+
+
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
     with uow:
         return uow.queue.status_counts(org_id)

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from accounting import runtime
 from tasks.bench import backlog as backlog_bench
 from tasks.bench import cache as cache_bench
+from tasks.bench import connections as connections_bench
 from tasks.bench import fairness as fairness_bench
 from tasks.bench import priority as priority_bench
 from tasks.bench import throughput as throughput_bench
@@ -175,3 +177,43 @@ def throughput(
             )  # fmt: skip
         environment.console.print(table)
         environment.console.print(f"ours / naive: {figures['ratio']}x")
+
+
+@bench.command()
+def connections(
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent workers")] = 64,
+    seconds: Annotated[float, typer.Option(min=0.5, help="How long they work")] = 10,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(help="Postgres itself, for the baseline run without PgBouncer"),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Peak Postgres server connections while WORKERS workers store and post documents
+    through ACCOUNTING_DATABASE_URL (PgBouncer in production); with --postgres-url, the same
+    straight to Postgres as the baseline."""
+    with bench_environment(as_json) as environment:
+        url = runtime.database_url()
+        ours = connections_bench.run(environment, url, url, workers, seconds)
+        direct = (
+            connections_bench.run(environment, postgres_url, postgres_url, workers, seconds)
+            if postgres_url
+            else None
+        )
+        figures = {
+            "workers": workers,
+            "url": ours.url,
+            "transactions": ours.transactions,
+            "peak_server_connections": ours.peak_server_connections,
+            "baseline_url": direct.url if direct else None,
+            "baseline_peak_server_connections": direct.peak_server_connections if direct else None,
+        }
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title=f"{workers} concurrent workers: Postgres server connections at peak")
+        for column in ("through", "transactions", "peak server connections"):
+            table.add_column(column)
+        for run in filter(None, (ours, direct)):
+            table.add_row(run.url, f"{run.transactions:,}", str(run.peak_server_connections))
+        environment.console.print(table)

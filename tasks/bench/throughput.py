@@ -55,12 +55,15 @@ def run(bench: Bench, mode: str, documents: int, timeout: float) -> ThroughputRu
             runtime.wakeup().notify()
 
         def all_posted() -> bool:
-            posted = sum(_posted(org) for org in orgs)
-            progress.update(task, completed=posted)
-            return posted >= documents
+            pending = services.pending_count(runtime.unit_of_work(), orgs)
+            progress.update(task, completed=documents - pending)
+            return pending == 0
 
         wait_until(all_posted, timeout, f"{mode}: every document posted", interval=0.25)
         seconds, cpu = time.monotonic() - started, _busy_cpu_seconds() - cpu_before
+        dead = sum(services.status(runtime.unit_of_work(), org)["dead"] for org in orgs)
+        if dead:
+            raise RuntimeError(f"{mode}: {dead} documents could not be posted")
     return ThroughputRun(mode, documents, seconds, cpu)
 
 
@@ -70,10 +73,6 @@ def _send_one_task_per_document(shares: dict[str, int]) -> None:
     for org, count in shares.items():
         for n in range(count):
             post_document.delay(org, demo_data.document_id(f"{org}-doc", n), 1)
-
-
-def _posted(org: str) -> int:
-    return int(services.status(runtime.unit_of_work(), org)["posted"])
 
 
 def _busy_cpu_seconds() -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from helpers import count
+from helpers import count, unbalanced_entries
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -56,3 +56,33 @@ def test_bench_backlog_reports_redis_memory(engine: Any) -> None:
     (figures,) = bench("backlog", "--n", "500", "--drain-seconds", "1")
     assert figures["backlog"] == 500
     assert figures["redis_peak_mb"] >= figures["redis_before_mb"] > 0
+
+
+def test_bench_throughput_posts_every_document_in_both_modes_and_reports_the_ratio(
+    engine: Any,
+) -> None:
+    (figures,) = bench("throughput", "--n", "400", "--naive-n", "40")
+    assert (figures["n"], figures["naive_n"]) == (400, 40)
+    assert figures["ours_docs_per_s"] > 0 and figures["naive_docs_per_s"] > 0
+    assert figures["ratio"] == pytest.approx(
+        figures["ours_docs_per_s"] / figures["naive_docs_per_s"], rel=0.05
+    )
+    assert figures["ours_cpu_ms_per_doc"] > 0 and figures["naive_cpu_ms_per_doc"] > 0
+    for mode, expected in (("ours", 400), ("naive", 40)):
+        posted = count(
+            engine,
+            "SELECT count(*) FROM documents WHERE org_id LIKE :pattern"
+            " AND posted_version = ready_version AND posted_version = 1",
+            pattern=f"bench-{mode}-%",
+        )
+        assert posted == expected
+    assert unbalanced_entries(engine) == 0
+
+
+def test_bench_cache_reports_each_level(engine: Any) -> None:
+    (figures,) = bench("cache", "--iterations", "50")
+    assert figures["iterations"] == 50 and figures["rules"] > 0
+    assert min(figures["postgres_us"], figures["redis_us"], figures["in_process_us"]) > 0
+    assert figures["redis_speedup"] == pytest.approx(
+        figures["postgres_us"] / figures["redis_us"], rel=0.05
+    )
