@@ -9,7 +9,9 @@ from sqlalchemy import Engine, create_engine
 _engines: dict[tuple[int, str], Engine] = {}
 
 
-def create_engine_for(url: str, *, pool_size: int, max_overflow: int) -> Engine:
+def create_engine_for(
+    url: str, *, pool_size: int, max_overflow: int, application_name: str = "accounting"
+) -> Engine:
     """An engine with server-side prepared statements off, so PgBouncer's transaction pooling
     can hand any server connection to any transaction."""
     return create_engine(
@@ -18,7 +20,11 @@ def create_engine_for(url: str, *, pool_size: int, max_overflow: int) -> Engine:
         max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"prepare_threshold": None, "connect_timeout": 10},
+        connect_args={
+            "prepare_threshold": None,
+            "connect_timeout": 10,
+            "application_name": application_name,
+        },
     )
 
 

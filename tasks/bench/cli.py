@@ -194,12 +194,13 @@ def connections(
     straight to Postgres as the baseline."""
     with bench_environment(as_json) as environment:
         url = runtime.database_url()
-        ours = connections_bench.run(environment, url, url, workers, seconds)
+        # The baseline first: afterwards PgBouncer keeps its own server connections open.
         direct = (
             connections_bench.run(environment, postgres_url, postgres_url, workers, seconds)
             if postgres_url
             else None
         )
+        ours = connections_bench.run(environment, url, url, workers, seconds)
         figures = {
             "workers": workers,
             "url": ours.url,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, make_url, text
 
@@ -16,10 +18,11 @@ from tasks.bench.harness import Bench
 
 DOCUMENTS_PER_ROUND = 5
 SAMPLE_SECONDS = 0.02
-ACTIVE_SERVER_CONNECTIONS = """
+# The run's own connections: PgBouncer passes each client's application_name on to the
+# server connection it lends it; connections of earlier runs or other programs do not count.
+RUN_SERVER_CONNECTIONS = """
 SELECT count(*) FROM pg_stat_activity
- WHERE datname = current_database() AND backend_type = 'client backend'
-   AND pid <> pg_backend_pid()
+ WHERE datname = current_database() AND application_name = :name AND pid <> pg_backend_pid()
 """
 
 
@@ -36,13 +39,13 @@ def run(bench: Bench, url: str, sample_url: str, workers: int, seconds: float) -
     store and post documents for ``seconds``; a sampler counts the server connections of the
     database meanwhile (its own excluded)."""
     org = bench.new_org("connections")
+    name = f"accounting-bench-{uuid.uuid4().hex[:8]}"
     stop = threading.Event()
     done: list[int] = []
     peak = [0]
-    sampler = threading.Thread(target=_sample, args=(sample_url, stop, peak))
-    threads = [
-        threading.Thread(target=_work, args=(url, org, n, stop, done)) for n in range(workers)
-    ]
+    errors: list[BaseException] = []
+    sampler = _thread(errors, _sample, sample_url, name, stop, peak)
+    threads = [_thread(errors, _work, url, name, org, n, stop, done) for n in range(workers)]
     sampler.start()
     for thread in threads:
         thread.start()
@@ -50,12 +53,26 @@ def run(bench: Bench, url: str, sample_url: str, workers: int, seconds: float) -
     stop.set()
     for thread in [*threads, sampler]:
         thread.join(timeout=120)
+    if errors:
+        raise RuntimeError(f"{len(errors)} bench threads failed") from errors[0]
     host = make_url(url)
     return ConnectionsRun(f"{host.host}:{host.port}", workers, sum(done), peak[0])
 
 
-def _work(url: str, org: str, worker: int, stop: threading.Event, done: list[int]) -> None:
-    engine = create_engine_for(url, pool_size=1, max_overflow=0)
+def _thread(errors: list[BaseException], target: Any, *args: Any) -> threading.Thread:
+    def guarded() -> None:
+        try:
+            target(*args)
+        except BaseException as exc:  # reported by run(), not lost in a thread
+            errors.append(exc)
+
+    return threading.Thread(target=guarded)
+
+
+def _work(
+    url: str, name: str, org: str, worker: int, stop: threading.Event, done: list[int]
+) -> None:
+    engine = create_engine_for(url, pool_size=1, max_overflow=0, application_name=name)
     transactions, round_ = 0, 0
     try:
         while not stop.is_set():
@@ -70,14 +87,13 @@ def _work(url: str, org: str, worker: int, stop: threading.Event, done: list[int
         done.append(transactions)
 
 
-def _sample(url: str, stop: threading.Event, peak: list[int]) -> None:
+def _sample(url: str, name: str, stop: threading.Event, peak: list[int]) -> None:
     engine: Engine = create_engine_for(url, pool_size=1, max_overflow=0)
     try:
         while not stop.is_set():
             with engine.connect() as connection:
-                peak[0] = max(
-                    peak[0], int(connection.execute(text(ACTIVE_SERVER_CONNECTIONS)).scalar_one())
-                )
+                query = text(RUN_SERVER_CONNECTIONS)
+                peak[0] = max(peak[0], int(connection.execute(query, {"name": name}).scalar_one()))
             time.sleep(SAMPLE_SECONDS)
     finally:
         engine.dispose()

@@ -86,3 +86,11 @@ def test_bench_cache_reports_each_level(engine: Any) -> None:
     assert figures["redis_speedup"] == pytest.approx(
         figures["postgres_us"] / figures["redis_us"], rel=0.05
     )
+
+
+def test_bench_connections_counts_the_server_connections_of_its_workers(engine: Any) -> None:
+    (figures,) = bench("connections", "--workers", "8", "--seconds", "1")
+    assert figures["workers"] == 8 and figures["transactions"] > 0
+    # Direct, each worker holds one; through PgBouncer (CI), at most its pool size.
+    assert 1 <= figures["peak_server_connections"] <= 8
+    assert figures["baseline_peak_server_connections"] is None
