@@ -260,12 +260,14 @@ class QueueRepository:
             },
         )
 
-    def release_leases(self, org_id: str, ids: Sequence[str]) -> None:
-        """Hand leased documents back so the dispatcher can claim them again at once."""
+    def release_leases(self, org_id: str, ids: Sequence[str] | None) -> None:
+        """Hand leased documents (or all the organization's) back so the dispatcher can claim
+        them again at once."""
+        query = update(Document).where(Document.org_id == same_org(org_id))
+        if ids is not None:
+            query = query.where(Document.id.in_(ids))
         self.connection.execute(
-            update(Document)
-            .where(Document.org_id == same_org(org_id), Document.id.in_(ids))
-            .values(lease_until=None)
+            query.where(text(f"{PENDING} AND lease_until IS NOT NULL")).values(lease_until=None)
         )
 
     def pending_count(self, org_ids: Sequence[str]) -> int:

@@ -164,6 +164,38 @@ class Repository:
         ).all()
         return {doc_id: version for doc_id, version in rows}
 
+    def recreate_next(
+        self, org_id: str, after_id: str, before: dt.datetime, limit: int
+    ) -> list[str]:
+        """Give the next ``limit`` documents (in id order after ``after_id``) a new version on
+        the normal lane, skipping those made ready at or after ``before`` (already recreated
+        by this request, so a resumed request never redoes them). Returns their ids in the
+        database's order: the last one is where the next call starts."""
+        return list(
+            self.connection.execute(
+                text(
+                    f"""
+                    WITH next AS (
+                        SELECT id FROM documents
+                         WHERE org_id = {ORG} AND id > :after AND ready_at < :before
+                         ORDER BY id LIMIT :limit
+                    ), bumped AS (
+                        UPDATE documents d SET
+                            ready_version = d.ready_version + 1, ready_at = now(), priority = 0,
+                            attempts = 0, last_error = NULL, lease_until = NULL
+                          FROM next WHERE d.org_id = {ORG} AND d.id = next.id
+                        RETURNING d.id
+                    )
+                    SELECT id FROM bumped ORDER BY id
+                    """
+                ),
+                {"org_id": org_id, "after": after_id, "before": before, "limit": limit},
+            ).scalars()
+        )
+
+    def database_now(self) -> dt.datetime:
+        return self.connection.execute(text("SELECT now()")).scalar_one()  # type: ignore[no-any-return]
+
     def documents_for_posting(self, org_id: str, ids: Sequence[str]) -> list[StoredDocument]:
         rows = self.connection.execute(
             select(

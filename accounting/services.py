@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -145,8 +146,41 @@ def request_recreate(
     return result
 
 
-def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> None:
-    """Give documents back to the dispatcher now (e.g. when the fast path could not post)."""
+def start_recreate_all(uow: UnitOfWork, org_id: str) -> dt.datetime:
+    """The mark of a new recreate of a whole organization: documents made ready before it are
+    still to recreate. Keep it to resume an interrupted request."""
+    with uow:
+        get_organization(uow.repo, org_id)
+        return uow.repo.database_now()
+
+
+def recreate_all(
+    units: Callable[[], UnitOfWork],
+    org_id: str,
+    since: dt.datetime,
+    *,
+    chunk: int = 10_000,
+    on_chunk: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Give every document of the organization made ready before ``since`` a new version on the
+    normal lane, ``chunk`` documents per transaction (the dispatcher starts on the first chunk
+    while the next are requested). Interrupted, it resumes with the same ``since`` without
+    touching what it already did. Returns how many it recreated this time."""
+    recreated, after = 0, ""
+    while True:
+        with units() as uow:
+            ids = uow.repo.recreate_next(org_id, after, since, chunk)
+            uow.commit()
+        if not ids:
+            return recreated
+        recreated, after = recreated + len(ids), ids[-1]
+        on_chunk(len(ids))
+
+
+def release_documents(uow: UnitOfWork, org_id: str, document_ids: Sequence[str] | None) -> None:
+    """Give documents (or all of the organization's) back to the dispatcher now, e.g. when the
+    fast path could not post, or the workers that held them are known to be gone. Safe even
+    if they are not: posting a version twice writes nothing."""
     with uow:
         uow.queue.release_leases(org_id, document_ids)
         uow.commit()

@@ -14,6 +14,7 @@ from tasks.bench import cache as cache_bench
 from tasks.bench import connections as connections_bench
 from tasks.bench import fairness as fairness_bench
 from tasks.bench import priority as priority_bench
+from tasks.bench import recreate_all as recreate_all_bench
 from tasks.bench import throughput as throughput_bench
 from tasks.bench.harness import MODES, bench_environment, env_items
 from tasks.bench.throughput import ORGS
@@ -218,3 +219,35 @@ def connections(
         for run in filter(None, (ours, direct)):
             table.add_row(run.url, f"{run.transactions:,}", str(run.peak_server_connections))
         environment.console.print(table)
+
+
+@bench.command("recreate-all")
+def recreate_all(
+    n: Annotated[int, typer.Option(min=1, help="Documents of the organization")] = 700_000,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run an interruption left")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 3600,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recreate every document of one organization (posted once before) and time it until
+    the last is posted again. Ctrl-C or a killed worker loses nothing: --resume goes on
+    without redoing what was posted."""
+    with bench_environment(as_json, fresh=not resume) as environment:
+        run = recreate_all_bench.run(environment, n, resume, timeout)
+        figures = {
+            "n": run.documents,
+            "resumed": run.resumed,
+            "requested": run.requested,
+            "seconds": round(run.seconds, 1),
+            # A resumed run timed only what was left: no rate.
+            "docs_per_s": None if run.resumed else round(run.docs_per_s),
+        }
+        if as_json:
+            print(json.dumps(figures))
+            return
+        rate = "" if run.resumed else f", {run.docs_per_s:,.0f} documents/s"
+        what = "the rest of an interrupted recreate" if run.resumed else "recreate"
+        environment.console.print(
+            f"{what} of {run.documents:,} documents: {run.seconds:.1f} s{rate}"
+        )

@@ -32,6 +32,7 @@ class Bench:
     console: Console
     quiet: bool
     log_dir: Path
+    data_dir: Path
 
     def progress(self) -> Progress:
         return Progress(
@@ -124,19 +125,19 @@ class Bench:
 
 
 @contextmanager
-def bench_environment(quiet: bool) -> Iterator[Bench]:
-    """Embedded services in ``<data dir>/bench``, created afresh for each invocation, unless
-    URLs are configured; migrated."""
+def bench_environment(quiet: bool, *, fresh: bool = True) -> Iterator[Bench]:
+    """Embedded services in ``<data dir>/bench``, created afresh for each invocation (unless
+    ``fresh`` is False: a resumed run), unless URLs are configured; migrated."""
     settings = get_settings()
     local = settings.model_copy(update={"data_dir": Path(settings.data_dir) / "bench"})
-    if not settings.database_url:
+    if fresh and not settings.database_url:
         shutil.rmtree(local.data_dir / "postgres", ignore_errors=True)  # no earlier run's rows
     with embedded.services(local) as urls:
         os.environ["ACCOUNTING_DATABASE_URL"] = urls.database_url
         os.environ["ACCOUNTING_REDIS_URL"] = urls.redis_url
         get_settings.cache_clear()
         migrate.upgrade(urls.database_url)
-        yield Bench(Console(stderr=quiet), quiet, Path(local.data_dir) / "logs")
+        yield Bench(Console(stderr=quiet), quiet, Path(local.data_dir) / "logs", local.data_dir)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
