@@ -94,3 +94,16 @@ def test_bench_connections_counts_the_server_connections_of_its_workers(engine: 
     # Direct, each worker holds one; through PgBouncer (CI), at most its pool size.
     assert 1 <= figures["peak_server_connections"] <= 8
     assert figures["baseline_peak_server_connections"] is None
+
+
+def test_bench_recreate_all_posts_every_document_again_once(engine: Any) -> None:
+    (figures,) = bench("recreate-all", "--n", "300")
+    assert (figures["n"], figures["requested"], figures["resumed"]) == (300, 300, False)
+    assert figures["seconds"] > 0 and figures["docs_per_s"] > 0
+    versions = count(
+        engine,
+        "SELECT count(*) FROM documents WHERE org_id LIKE 'bench-recreate-all-%'"
+        " AND ready_version = 2 AND posted_version = 2",
+    )
+    assert versions == 300
+    assert unbalanced_entries(engine) == 0
