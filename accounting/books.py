@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from accounting import money
-from accounting.documents import MAX_RATE_PLACES, decimal_places
+from accounting.documents import rate_digits_problem
 from accounting.errors import InvalidExchangeRate, InvalidSetting
 from accounting.periods import parse_period, period_name
 from accounting.services import default_rounding_tolerance, get_organization
@@ -86,10 +86,9 @@ def _check_rate(rate: RateInput, functional_currency: str) -> None:
         raise InvalidExchangeRate(f"{where}: {rate.currency} is the functional currency")
     if not rate.rate.is_finite() or rate.rate <= 0:
         raise InvalidExchangeRate(f"{where}: rate must be positive, got {rate.rate}")
-    if decimal_places(rate.rate) > MAX_RATE_PLACES or rate.rate.adjusted() >= 16:
-        raise InvalidExchangeRate(
-            f"{where}: at most 16 integer digits and {MAX_RATE_PLACES} decimal places"
-        )
+    problem = rate_digits_problem(rate.rate)
+    if problem:
+        raise InvalidExchangeRate(f"{where}: {problem}")
     if not rate.source.strip():
         raise InvalidExchangeRate(f"{where}: source must not be empty")
 

@@ -46,9 +46,6 @@ class MatrixCache:
         self._max_entries = max_entries
         self.stats = CacheStats()
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     def get(self, key: str, load: Callable[[], PostingMatrix]) -> PostingMatrix:
         matrix = self._entries.get(key)
         if matrix is not None:

@@ -106,11 +106,19 @@ def _at_most_one(value: Decimal) -> Decimal:
     return value
 
 
-def _rate_places(value: Decimal) -> Decimal:
+def rate_digits_problem(value: Decimal) -> str | None:
+    """Why a rate would not survive storage (NUMERIC(28, 12)) unchanged, if it would not."""
     if value.adjusted() >= 16:
-        raise PydanticCustomError("decimal_max_digits", "at most 16 integer digits")
+        return "at most 16 integer digits"
     if decimal_places(value) > MAX_RATE_PLACES:
-        raise PydanticCustomError("decimal_max_places", f"at most {MAX_RATE_PLACES} decimal places")
+        return f"at most {MAX_RATE_PLACES} decimal places"
+    return None
+
+
+def _rate_places(value: Decimal) -> Decimal:
+    problem = rate_digits_problem(value)
+    if problem:
+        raise PydanticCustomError("decimal_digits", problem)
     return value
 
 

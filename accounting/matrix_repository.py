@@ -144,12 +144,7 @@ class MatrixRepository:
                 ON CONFLICT DO NOTHING
                 """
             ),
-            {
-                "org_id": org_id,
-                "types": [t for t, _, _ in triples],
-                "components": [c for _, c, _ in triples],
-                "groups": [g for _, _, g in triples],
-            },
+            {"org_id": org_id, **_as_arrays(triples)},
         )
 
     def recreate_documents_using(self, org_id: str, used: Iterable[Triple]) -> int:
@@ -180,12 +175,7 @@ class MatrixRepository:
                      WHERE u.t = d.type AND part->>0 = u.c AND part->>1 = u.g)
                 """
             ),
-            {
-                "org_id": org_id,
-                "types": [t for t, _, _ in triples],
-                "components": [c for _, c, _ in triples],
-                "groups": [g for _, _, g in triples],
-            },
+            {"org_id": org_id, **_as_arrays(triples)},
         )
         return int(result.rowcount)
 
@@ -201,3 +191,12 @@ class MatrixRepository:
         ).all()
         rules = {(t, c, g): Rule(debit=d, credit=cr) for t, c, g, d, cr in rows}
         return PostingMatrix(org_id=org_id, version=version, rules=rules)
+
+
+def _as_arrays(triples: list[Triple]) -> dict[str, list[str]]:
+    """Triples as the ``:types``, ``:components`` and ``:groups`` arrays of an ``unnest``."""
+    return {
+        "types": [t for t, _, _ in triples],
+        "components": [c for _, c, _ in triples],
+        "groups": [g for _, _, g in triples],
+    }

@@ -33,11 +33,6 @@ def matrix_cache_stats() -> CacheStats:
     return _matrices.stats
 
 
-def clear_matrix_cache() -> None:
-    """Forget the cached matrices (only a database rebuilt from scratch reuses versions)."""
-    _matrices.clear()
-
-
 @dataclass
 class PostResult:
     posted: list[str] = field(default_factory=list)

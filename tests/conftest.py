@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from accounting import demo_data, embedded, migrate, posting, publishing, services
+from accounting import demo_data, embedded, migrate, publishing, services
 from accounting.config import Settings, get_settings
 from accounting.db import create_engine_for
 from accounting.uow import UnitOfWork
@@ -96,8 +96,6 @@ def engine(migrated_engine: Engine) -> Engine:
     """The migrated database, emptied before the test."""
     with migrated_engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    # Matrix versions are numbered per organization from 1 again: forget the ones cached.
-    posting.clear_matrix_cache()
     return migrated_engine
 
 
