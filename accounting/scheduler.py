@@ -20,15 +20,13 @@ from sqlalchemy import Engine
 from accounting.config import Settings
 from accounting.errors import TransientError
 from accounting.fairness import Budget, DeficitRoundRobin, OrgDemand
-from accounting.queue_repository import Claim, OrgSchedule, QueueRepository
+from accounting.queue_repository import LEADER_LEASE, Claim, OrgSchedule, QueueRepository
 from accounting.ratelimit import RateLimiter
 from accounting.repository import HIGH, NORMAL
 from accounting.uow import UnitOfWork
 from accounting.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
-
-LEADER_LEASE = "dispatcher"
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,15 @@ from accounting.errors import (
     UnknownOrganization,
 )
 from accounting.facts import PostingFacts, posting_facts
-from accounting.queue_repository import DeadDocument
-from accounting.repository import HIGH, NORMAL, NewDocument, OrganizationRow, Repository
+from accounting.queue_repository import LEADER_LEASE, DeadDocument
+from accounting.repository import (
+    HIGH,
+    NORMAL,
+    DocumentState,
+    NewDocument,
+    OrganizationRow,
+    Repository,
+)
 from accounting.uow import UnitOfWork
 
 
@@ -266,6 +273,22 @@ def pending_count(uow: UnitOfWork, org_ids: Sequence[str]) -> int:
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
     with uow:
         return uow.queue.status_counts(org_id)
+
+
+def document_states(uow: UnitOfWork, org_id: str) -> list[DocumentState]:
+    with uow:
+        return uow.repo.document_states(org_id)
+
+
+def unbalanced_entries(uow: UnitOfWork, org_id: str) -> int:
+    with uow:
+        return uow.repo.unbalanced_entries(org_id)
+
+
+def dispatcher_leader(uow: UnitOfWork) -> str | None:
+    """The worker whose dispatcher leads now, if any."""
+    with uow:
+        return uow.queue.leader(LEADER_LEASE)
 
 
 # -- helpers ----------------------------------------------------------------------------------

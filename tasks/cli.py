@@ -19,6 +19,7 @@ from accounting.config import get_settings
 from accounting.errors import AccountingError
 from tasks import books_commands, matrix_commands, report_commands
 from tasks.bench.cli import bench
+from tasks.chaos.cli import chaos
 
 cli = typer.Typer(
     help="accounting-impact: business documents in, balanced general-ledger entries out.",
@@ -71,6 +72,7 @@ def status(
 
 
 cli.add_typer(bench, name="bench")
+cli.command()(chaos)
 cli.add_typer(books_commands.period, name="period")
 cli.add_typer(books_commands.rates, name="rates")
 cli.command()(books_commands.rounding)

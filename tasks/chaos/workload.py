@@ -1,0 +1,180 @@
+"""The chaos workload: documents sent with ``delay()`` the way a careful application sends them
+(again until a worker acknowledges them), updates of sent documents and user recreates racing
+the sync. It remembers the last acknowledged content of every document: what must end posted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from accounting import demo_data
+from accounting.errors import PermanentError
+
+CHUNK = 250
+#: Chunks waiting for their acknowledgement at once.
+IN_FLIGHT = 4
+#: How long an application waits for a worker's reply before it sends the documents again.
+ACK_TIMEOUT_SECONDS = 60.0
+UPDATE_CHUNK = 20
+
+
+class WorkloadError(RuntimeError):
+    """The workload itself is wrong (a document was rejected): the run proves nothing."""
+
+
+@dataclass
+class Counters:
+    sent_chunks: int = 0
+    resent_chunks: int = 0
+    acknowledged: int = 0
+    updates: int = 0
+    recreates_sent: int = 0
+    recreates_failed: int = 0
+
+
+@dataclass
+class Workload:
+    orgs: Sequence[str]
+    documents: int
+    seed: int
+    #: Documents per second to send at most (0: as fast as they are acknowledged).
+    rate: float
+    #: Share of the documents updated while the sync runs.
+    update_share: float
+    recreate_every: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    counters: Counters = field(default_factory=Counters)
+    #: (org, id) -> the last content a worker acknowledged.
+    expected: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    loaded: threading.Event = field(default_factory=threading.Event)
+    updated: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _acknowledged: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._acknowledged = {org: [] for org in self.orgs}
+        self._rng = random.Random(self.seed)
+
+    # -- the initial sync --------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Send every document in chunks, a few chunks in flight, paced to ``rate``."""
+        started = time.monotonic()
+        slots = threading.Semaphore(IN_FLIGHT)
+
+        def send(org: str, chunk: list[dict[str, Any]]) -> None:
+            try:
+                self._send(org, chunk)
+            finally:
+                slots.release()
+
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="chaos-load") as senders:
+            futures = []
+            for n, (org, chunk) in enumerate(self._chunks()):
+                if self.rate:
+                    self.stop.wait(max(0.0, started + n * CHUNK / self.rate - time.monotonic()))
+                slots.acquire()
+                if self.stop.is_set():
+                    break
+                futures.append(senders.submit(send, org, chunk))
+            for future in futures:
+                future.result()  # a WorkloadError ends the run
+        self.loaded.set()
+
+    def _chunks(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        share = -(-self.documents // len(self.orgs))
+        streams = [
+            (org, demo_data.documents(
+                min(share, self.documents - n * share), prefix=org,
+                seed=zlib.crc32(org.encode()) ^ self.seed,
+            ))
+            for n, org in enumerate(self.orgs)
+        ]  # fmt: skip
+        while streams:
+            for org, stream in list(streams):
+                chunk = [d for _, d in zip(range(CHUNK), stream, strict=False)]
+                if chunk:
+                    yield org, chunk
+                else:
+                    streams.remove((org, stream))
+
+    def _send(self, org: str, documents: list[dict[str, Any]]) -> None:
+        """``upsert_documents.delay()`` until a worker's reply says they are stored."""
+        from tasks.documents import upsert_documents
+
+        with self._lock:
+            self.counters.sent_chunks += 1
+        while not self.stop.is_set():
+            try:
+                reply = upsert_documents.delay(org, documents).get(timeout=ACK_TIMEOUT_SECONDS)
+            except PermanentError as exc:
+                raise WorkloadError(f"{org}: {exc}") from exc
+            except Exception:  # lost with Redis, a killed worker, a broken connection: again
+                with self._lock:
+                    self.counters.resent_chunks += 1
+                self.stop.wait(1.0)
+                continue
+            if reply["rejected"]:
+                raise WorkloadError(f"{org}: documents rejected: {reply['rejected'][:3]}")
+            with self._lock:
+                for document in documents:
+                    key = (org, document["id"])
+                    if key not in self.expected:
+                        self._acknowledged[org].append(document["id"])
+                        self.counters.acknowledged += 1
+                    self.expected[key] = document
+            return
+
+    # -- racing the sync ---------------------------------------------------------------------
+
+    def update(self) -> None:
+        """Change sent documents (a day later) while the sync runs: each change is a new
+        version that must end posted, and the older one must not."""
+        target = int(self.documents * self.update_share)
+        while not self.stop.is_set() and self.counters.updates < target:
+            due = target * min(1.0, self.counters.acknowledged / self.documents)
+            if self.counters.updates >= due and not self.loaded.is_set():
+                self.stop.wait(0.1)
+                continue
+            org, ids = self._pick(UPDATE_CHUNK)
+            if not ids:
+                self.stop.wait(0.1)
+                continue
+            with self._lock:
+                changed = [_a_day_later(self.expected[(org, i)]) for i in ids]
+            self._send(org, changed)
+            with self._lock:
+                self.counters.updates += len(changed)
+        self.updated.set()
+
+    def recreate(self) -> None:
+        """Users clicking "Recreate" on a few documents now and then (fire and forget)."""
+        from tasks.documents import recreate
+
+        while not self.stop.wait(self.recreate_every):
+            org, ids = self._pick(self._rng.randint(1, 10))
+            if not ids:
+                continue
+            try:
+                recreate.delay(org, ids, "chaos")
+                self.counters.recreates_sent += 1
+            except Exception:  # Redis down right now: the user clicks again later
+                self.counters.recreates_failed += 1
+
+    def _pick(self, count: int) -> tuple[str, list[str]]:
+        with self._lock:
+            org = self._rng.choice(list(self.orgs))
+            known = self._acknowledged[org]
+            return org, self._rng.sample(known, min(count, len(known)))
+
+
+def _a_day_later(document: dict[str, Any]) -> dict[str, Any]:
+    day = dt.date.fromisoformat(document["date"]) + dt.timedelta(days=1)
+    return document | {"date": day.isoformat()}
