@@ -46,7 +46,7 @@ def services(settings: Settings) -> Iterator[ServiceUrls]:
     data_dir = settings.data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        stack.enter_context(_exclusive(data_dir))
+        stack.enter_context(exclusive(data_dir))
         pgdata = data_dir / "postgres"
         database_url = settings.database_url or stack.enter_context(postgres(pgdata))
         redis_url = settings.redis_url or stack.enter_context(_redis(data_dir / "redis"))
@@ -54,7 +54,7 @@ def services(settings: Settings) -> Iterator[ServiceUrls]:
 
 
 @contextmanager
-def _exclusive(data_dir: Path) -> Iterator[None]:
+def exclusive(data_dir: Path) -> Iterator[None]:
     # The kernel drops a flock when its holder dies, even by SIGKILL, so holding it proves that
     # any server still running from this folder is an orphan of a dead run.
     with (data_dir / "embedded.lock").open("a") as lock:

@@ -211,6 +211,14 @@ class Repository:
     def database_now(self) -> dt.datetime:
         return self.connection.execute(text("SELECT now()")).scalar_one()  # type: ignore[no-any-return]
 
+    def content_hashes(self, org_id: str, ids: Sequence[str]) -> dict[str, str]:
+        rows = self.connection.execute(
+            select(Document.id, Document.content_hash).where(
+                Document.org_id == same_org(org_id), Document.id.in_(ids)
+            )
+        ).all()
+        return {row.id: row.content_hash for row in rows}
+
     def documents_for_posting(self, org_id: str, ids: Sequence[str]) -> list[StoredDocument]:
         rows = self.connection.execute(
             select(

@@ -275,6 +275,12 @@ def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
         return uow.queue.status_counts(org_id)
 
 
+def content_hashes(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> dict[str, str]:
+    """``{id: content hash}`` of the stored documents among ``document_ids``."""
+    with uow:
+        return uow.repo.content_hashes(org_id, document_ids)
+
+
 def document_states(uow: UnitOfWork, org_id: str) -> list[DocumentState]:
     with uow:
         return uow.repo.document_states(org_id)

@@ -37,13 +37,18 @@ class FaultInjector:
     seed: int
     every: float
     injected: Counter[str] = field(default_factory=Counter)
+    #: Workers that exited on their own and were started again, as a supervisor would.
+    crashed: list[str] = field(default_factory=list)
     #: (seconds since the start, fault, what exactly was hit)
     timeline: list[tuple[float, str, str]] = field(default_factory=list)
+    #: Ends the supervision (after the run drained).
     stop: threading.Event = field(default_factory=threading.Event)
+    _no_more_faults: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._started = time.monotonic()
+        self._workers_lock = threading.Lock()
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -53,14 +58,29 @@ class FaultInjector:
         """Every kind of fault was injected at least once."""
         return all(self.injected[kind] for kind in self.kinds)
 
+    def stop_faults(self) -> None:
+        self._no_more_faults.set()
+
     def run(self) -> None:
         for kind in self._schedule():
-            if self.stop.wait(self.every):
+            if self._no_more_faults.wait(self.every):
                 return
             target = self.inject(kind)
             if target is not None:
                 self.injected[kind] += 1
                 self.timeline.append((time.monotonic() - self._started, kind, target))
+
+    def supervise(self) -> None:
+        """Start a worker again when it exits on its own, as systemd or Docker's restart
+        policy would: Celery's worker can die of a broker connection lost twice in a row
+        (kombu's restore of unacknowledged messages on a closed channel)."""
+        while not self.stop.wait(0.5):
+            with self._workers_lock:
+                for worker in [w for w in self.pool.workers if w.process.poll() is not None]:
+                    what = f"{worker.name} exited with {worker.process.returncode}, started again"
+                    self.crashed.append(what)
+                    self.timeline.append((time.monotonic() - self._started, "worker_crash", what))
+                    self._replace(worker)
 
     def _schedule(self) -> Iterator[str]:
         first = list(self.kinds)
@@ -71,6 +91,10 @@ class FaultInjector:
 
     def inject(self, kind: str) -> str | None:
         """Inject one fault; what it hit, or None when there was nothing to hit."""
+        with self._workers_lock:
+            return self._inject(kind)
+
+    def _inject(self, kind: str) -> str | None:
         if kind == "worker_kill":
             return self._kill_worker()
         if kind == "dispatcher_kill":

@@ -81,11 +81,23 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
         with _workers(data_dir / "logs", options) as pool:
             faults = FaultInjector(chaos, pool, options.seed, options.fault_every)
             started = time.monotonic()
-            with _threads(workload.load, workload.update, workload.recreate, faults.run) as failed:
-                _await_sync(workload, faults, progress, options, failed)
-                faults.stop.set()
-                workload.stop.set()
-            _await_drained(chaos, orgs, progress, options.timeout)
+            threads = (
+                workload.load,
+                workload.update,
+                workload.recreate,
+                faults.run,
+                faults.supervise,
+            )
+            with _threads(*threads) as failed:
+                try:
+                    _await_sync(workload, faults, progress, options, failed)
+                    workload.stop.set()
+                    faults.stop_faults()
+                    _await_drained(chaos, orgs, progress, options.timeout)
+                finally:
+                    workload.stop.set()
+                    faults.stop_faults()
+                    faults.stop.set()
             seconds = time.monotonic() - started
         verdict = _verdict(workload, orgs, faults, seconds)
         verdict.figures |= {
@@ -94,6 +106,7 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
             "recreates": workload.counters.recreates_sent,
             "resent_chunks": workload.counters.resent_chunks,
             "through_pgbouncer": chaos.bouncer is not None,
+            "worker_crashes": len(faults.crashed),
             "timeline": [(round(at, 1), kind, target) for at, kind, target in faults.timeline],
         }
         return verdict

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psutil
 import psycopg
 import redis
 
@@ -153,9 +154,12 @@ class ChaosServices:
 @contextmanager
 def chaos_services(data_dir: Path, *, use_bouncer: bool) -> Iterator[ChaosServices]:
     """Fresh servers in ``data_dir``, stopped on exit; PgBouncer in front of Postgres if asked."""
-    shutil.rmtree(data_dir, ignore_errors=True)  # no earlier run's rows or logs
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
+        stack.enter_context(embedded.exclusive(data_dir))  # one run at a time in this folder
+        _kill_orphans(data_dir)
+        for earlier in ("postgres", "redis", "pgbouncer", "logs"):
+            shutil.rmtree(data_dir / earlier, ignore_errors=True)  # no earlier run's rows
         direct_url = stack.enter_context(embedded.postgres(data_dir / "postgres"))
         redis_server = ChaosRedis(data_dir / "redis")
         redis_server.start()
@@ -166,6 +170,15 @@ def chaos_services(data_dir: Path, *, use_bouncer: bool) -> Iterator[ChaosServic
             bouncer.start()
             stack.callback(bouncer.kill)
         yield ChaosServices(data_dir / "postgres", direct_url, redis_server, bouncer)
+
+
+def _kill_orphans(data_dir: Path) -> None:
+    """Servers a SIGKILLed run left behind (we hold the folder's lock, so they are orphans)."""
+    for process in psutil.process_iter(["cmdline"]):
+        with suppress(psutil.Error):
+            if any(str(data_dir) in argument for argument in process.info["cmdline"] or ()):
+                process.kill()
+                process.wait(10)
 
 
 def bouncer_installed() -> bool:

@@ -1,0 +1,44 @@
+"""The CI-sized chaos run: every kind of fault at least once, and nothing lost, posted twice or
+unbalanced (`accounting chaos` counts that in SQL and exits 1 otherwise)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tasks.chaos.faults import FAULTS
+from tasks.chaos.servers import bouncer_installed
+
+pytestmark = pytest.mark.timeout(600)
+IN_CI = bool(os.environ.get("CI"))
+
+
+def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    if not bouncer_installed() and IN_CI:
+        pytest.fail("pgbouncer is not installed: CI must restart it during the chaos run")
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "tasks.cli", "chaos", "--documents", "5000",
+            "--fault-every", "1.5", "--rate", "400", "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=580,
+        env={**os.environ, "ACCOUNTING_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert completed.stdout.strip(), completed.stderr[-4000:]
+    verdict = json.loads(completed.stdout.splitlines()[-1])
+    assert verdict["expected"] == 5000
+    assert (verdict["lost"], verdict["duplicated"], verdict["unbalanced"]) == (0, 0, 0), verdict
+    assert verdict["posted"] == 5000
+    assert verdict["updates"] > 0 and verdict["recreates"] > 0
+    expected_faults = [f for f in FAULTS if f != "pgbouncer_restart" or bouncer_installed()]
+    assert all(verdict["faults"].get(fault, 0) >= 1 for fault in expected_faults), verdict
+    assert completed.returncode == 0, completed.stderr[-4000:]
