@@ -26,7 +26,7 @@ def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
     completed = subprocess.run(
         [
             sys.executable, "-m", "tasks.cli", "chaos", "--documents", "5000",
-            "--fault-every", "1.5", "--rate", "400", "--json",
+            "--fault-every", "2.5", "--rate", "400", "--json",
         ],
         capture_output=True,
         text=True,
