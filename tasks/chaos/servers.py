@@ -143,12 +143,8 @@ class ChaosServices:
     def restart_postgres(self) -> None:
         """Immediate shutdown (what a crash looks like: no checkpoint, WAL replayed at start),
         then start again; returns once it accepts connections."""
-        from pgserver import _commands
-
-        log = self.pgdata / "log"
-        arguments = ["-w", "-m", "immediate", "-t", "60", "-l", str(log), "restart"]
-        pg_ctl: Callable[..., str] = vars(_commands)["pg_ctl"]  # made at import by pgserver
-        pg_ctl(arguments, pgdata=self.pgdata, user=_run_as(), timeout=90)
+        log = str(self.pgdata / "log")
+        _pg_ctl(self.pgdata, "-w", "-m", "immediate", "-t", "60", "-l", log, "restart")
 
 
 @contextmanager
@@ -161,6 +157,8 @@ def chaos_services(data_dir: Path, *, use_bouncer: bool) -> Iterator[ChaosServic
         for earlier in ("postgres", "redis", "pgbouncer", "logs"):
             shutil.rmtree(data_dir / earlier, ignore_errors=True)  # no earlier run's rows
         direct_url = stack.enter_context(embedded.postgres(data_dir / "postgres"))
+        # A restarted postmaster has a pid pgserver does not know: stop it by its folder.
+        stack.callback(_stop_postgres, data_dir / "postgres")
         redis_server = ChaosRedis(data_dir / "redis")
         redis_server.start()
         stack.callback(redis_server.kill)
@@ -170,6 +168,18 @@ def chaos_services(data_dir: Path, *, use_bouncer: bool) -> Iterator[ChaosServic
             bouncer.start()
             stack.callback(bouncer.kill)
         yield ChaosServices(data_dir / "postgres", direct_url, redis_server, bouncer)
+
+
+def _pg_ctl(pgdata: Path, *arguments: str) -> None:
+    from pgserver import _commands
+
+    pg_ctl: Callable[..., str] = vars(_commands)["pg_ctl"]  # made at import by pgserver
+    pg_ctl(list(arguments), pgdata=pgdata, user=_run_as(), timeout=90)
+
+
+def _stop_postgres(pgdata: Path) -> None:
+    with suppress(subprocess.CalledProcessError):  # already stopped
+        _pg_ctl(pgdata, "-w", "-m", "fast", "stop")
 
 
 def _kill_orphans(data_dir: Path) -> None:
