@@ -73,8 +73,11 @@ class UnitOfWork:
             self.connection.close()
         if isinstance(exc, DBAPIError) and _is_retryable(exc):
             raise TransientError(f"database error, retry: {exc.orig}") from exc
-        # COPY runs on the driver's cursor: its errors arrive untranslated.
-        if isinstance(exc, psycopg.Error) and exc.sqlstate in RETRYABLE_SQLSTATES:
+        # COPY runs on the driver's cursor: its errors arrive untranslated (PgBouncer restarting
+        # mid-COPY: ProtocolViolation "server conn crashed?", a connection-class error).
+        if isinstance(exc, psycopg.OperationalError) or (
+            isinstance(exc, psycopg.Error) and exc.sqlstate in RETRYABLE_SQLSTATES
+        ):
             raise TransientError(f"database error, retry: {exc}") from exc
 
 

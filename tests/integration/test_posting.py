@@ -6,12 +6,13 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from accounting import demo_data, posting, publishing, services
-from accounting.errors import UnknownOrganization
+from accounting.errors import TransientError, UnknownOrganization
 from accounting.uow import UnitOfWork
 
 from helpers import active_entries, await_lock_wait, count, invoice, unbalanced_entries, versions
@@ -184,3 +185,17 @@ def test_a_line_cannot_be_added_to_an_entry_committed_earlier(
                 " FROM journal_entries"
             )
         )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.errors.ProtocolViolation("server conn crashed?"),  # PgBouncer killed mid-COPY
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+    ],
+)
+def test_a_connection_error_raised_by_the_driver_itself_leaves_as_transient(
+    uow: Any, error: Exception
+) -> None:
+    with pytest.raises(TransientError), uow():
+        raise error
