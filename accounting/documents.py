@@ -30,6 +30,7 @@ from accounting.money import CURRENCY_EXPONENTS, MONEY_CONTEXT
 MAX_INTEGER_DIGITS = 18
 MAX_DECIMAL_PLACES = 18
 MAX_TERM_MONTHS = 120
+MAX_REVISION = 2**63 - 1  # a Postgres bigint
 # Exchange rates are stored with 12 decimal places: a finer rate would not be the rate used.
 MAX_RATE_PLACES = 12
 # Longer than any number the digit limits allow; refuse before Decimal parses megabytes.
@@ -174,6 +175,10 @@ class _DocumentBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: DocumentId
+    #: The application's own revision of this document (a row version, or its updated_at in
+    #: milliseconds). Optional; when given, a document arriving with a lower revision than the
+    #: one stored is ignored, so a message delivered late cannot undo a newer one.
+    revision: Annotated[StrictInt, Field(ge=0, le=MAX_REVISION)] | None = None
     date: IsoDate
     currency: Currency
     exchange_rate: (
@@ -294,9 +299,13 @@ _DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
 
 
 def canonical_json(document: Document) -> str:
-    """The document as compact JSON with sorted keys: identical content, identical text."""
+    """The document's content (all but its revision) as compact JSON with sorted keys:
+    identical content, identical text."""
     return json.dumps(
-        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        document.model_dump(mode="json", exclude={"revision"}),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
     )
 
 

@@ -194,6 +194,8 @@ class Document(Base):
     # What posting needs, whatever the matrix (accounting.ledger.PostingFacts), computed once.
     facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
     content_hash: Mapped[str] = mapped_column(Text)
+    #: The application's revision of the content, if it sends one: an older one is ignored.
+    revision: Mapped[int | None] = mapped_column(BigInteger)
     cost: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     ready_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     posted_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))

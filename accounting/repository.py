@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, Text, insert, literal, select, text
@@ -51,6 +52,15 @@ class NewDocument:
     facts_json: str
     content_hash: str
     cost: int
+    revision: int | None = None
+
+
+class UpsertOutcome(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    #: Below the stored revision: ignored.
+    STALE = "stale"
 
 
 @dataclass(frozen=True)
@@ -121,35 +131,72 @@ class Repository:
 
     # -- documents ---------------------------------------------------------------------------
 
-    def upsert_documents(self, org_id: str, documents: Sequence[NewDocument]) -> set[str]:
-        """Insert new documents and update changed ones (bumping ``ready_version``); return
-        the ids that were inserted or changed. Same content (same hash) touches nothing.
-        The rows travel as one JSON array (the documents' JSON is spliced in as it is), so the
-        statement's text and cost do not grow with escaping or per-row parameters."""
+    def upsert_documents(
+        self, org_id: str, documents: Sequence[NewDocument]
+    ) -> dict[str, UpsertOutcome]:
+        """Insert new documents and update changed ones (bumping ``ready_version``); say what
+        happened to each. Same content (same hash) makes no new version. A document whose
+        revision is below the stored one is ``stale`` and changes nothing; a higher revision is
+        remembered even when the content is the same. The rows travel as one JSON array (the
+        documents' JSON is spliced in as it is), so the statement's text and cost do not grow
+        with escaping or per-row parameters."""
         if not documents:
-            return set()
+            return {}
         rows = "[" + ",".join(_document_row(d) for d in documents) + "]"
-        inserted_or_changed = self.connection.execute(
+        outcomes = self.connection.execute(
             text(
                 """
-                INSERT INTO documents AS d (org_id, id, type, content, facts, content_hash, cost)
-                SELECT :org_id, n.id, n.type, n.content, n.facts, n.content_hash, n.cost
-                  FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-                       AS n(id text, type text, content jsonb, facts jsonb, content_hash text,
-                            cost int)
-                ON CONFLICT (org_id, id) DO UPDATE SET
-                    type = EXCLUDED.type, content = EXCLUDED.content, facts = EXCLUDED.facts,
-                    content_hash = EXCLUDED.content_hash, cost = EXCLUDED.cost,
-                    ready_version = d.ready_version + 1, ready_at = now(),
-                    -- a new version is new work: forget the old version's lease and attempts
-                    lease_until = NULL, attempts = 0, last_error = NULL
-                 WHERE d.content_hash <> EXCLUDED.content_hash
-                RETURNING d.id
+                WITH incoming AS (
+                    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                        AS n(id text, type text, content jsonb, facts jsonb, content_hash text,
+                             cost int, revision bigint)
+                ), stored AS (
+                    -- the rows as they are before this statement (locked: a concurrent
+                    -- upsert of the same document waits, and is then classified against ours)
+                    SELECT d.id, d.content_hash, d.revision FROM documents d
+                      JOIN incoming n ON n.id = d.id
+                     WHERE d.org_id = :org_id
+                       FOR UPDATE OF d
+                ), written AS (
+                    INSERT INTO documents AS d
+                           (org_id, id, type, content, facts, content_hash, cost, revision)
+                    SELECT :org_id, n.id, n.type, n.content, n.facts, n.content_hash, n.cost,
+                           n.revision
+                      FROM incoming n
+                    ON CONFLICT (org_id, id) DO UPDATE SET
+                        type = EXCLUDED.type, content = EXCLUDED.content,
+                        facts = EXCLUDED.facts, content_hash = EXCLUDED.content_hash,
+                        cost = EXCLUDED.cost,
+                        revision = coalesce(EXCLUDED.revision, d.revision),
+                        ready_version = d.ready_version
+                            + (d.content_hash <> EXCLUDED.content_hash)::int,
+                        ready_at = CASE WHEN d.content_hash <> EXCLUDED.content_hash
+                                        THEN now() ELSE d.ready_at END,
+                        -- a new version is new work: forget the old version's lease and
+                        -- attempts
+                        lease_until = CASE WHEN d.content_hash <> EXCLUDED.content_hash
+                                           THEN NULL ELSE d.lease_until END,
+                        attempts = CASE WHEN d.content_hash <> EXCLUDED.content_hash
+                                        THEN 0 ELSE d.attempts END,
+                        last_error = CASE WHEN d.content_hash <> EXCLUDED.content_hash
+                                          THEN NULL ELSE d.last_error END
+                     WHERE (d.content_hash <> EXCLUDED.content_hash
+                            OR EXCLUDED.revision > coalesce(d.revision, -1))
+                       AND NOT coalesce(EXCLUDED.revision < d.revision, false)
+                    RETURNING d.id
+                )
+                SELECT n.id,
+                       CASE WHEN s.id IS NULL THEN 'new'
+                            WHEN coalesce(n.revision < s.revision, false) THEN 'stale'
+                            WHEN n.content_hash <> s.content_hash THEN 'changed'
+                            ELSE 'unchanged'
+                       END
+                  FROM incoming n LEFT JOIN stored s ON s.id = n.id
                 """
             ),
             {"org_id": org_id, "rows": rows},
-        ).scalars()
-        return set(inserted_or_changed)
+        ).all()
+        return {document_id: UpsertOutcome(outcome) for document_id, outcome in outcomes}
 
     def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         return set(
@@ -472,5 +519,6 @@ def _document_row(document: NewDocument) -> str:
     return (
         f'{{"id":{json.dumps(document.id)},"type":{json.dumps(document.type)},'
         f'"content":{document.content_json},"facts":{document.facts_json},'
-        f'"content_hash":"{document.content_hash}","cost":{document.cost}}}'
+        f'"content_hash":"{document.content_hash}","cost":{document.cost},'
+        f'"revision":{json.dumps(document.revision)}}}'
     )

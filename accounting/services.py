@@ -32,6 +32,7 @@ from accounting.repository import (
     NewDocument,
     OrganizationRow,
     Repository,
+    UpsertOutcome,
 )
 from accounting.uow import UnitOfWork
 
@@ -40,12 +41,15 @@ from accounting.uow import UnitOfWork
 class UpsertResult:
     changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: Older than the stored revision: ignored.
+    stale: list[str] = field(default_factory=list)
     rejected: list[FieldError] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "stale": self.stale,
             "rejected": [error.as_dict() for error in self.rejected],
         }
 
@@ -113,13 +117,19 @@ def upsert_documents(
     with uow:
         get_organization(uow.repo, org_id)
         facts = [posting_facts(d) for d in documents]
-        changed = uow.repo.upsert_documents(
-            org_id, [_new_document(d, f) for d, f in zip(documents, facts, strict=True)]
+        outcomes = uow.repo.upsert_documents(
+            org_id, [new_document(d, f) for d, f in zip(documents, facts, strict=True)]
         )
         uow.matrices.record_components(org_id, {t for f in facts for t in f.used_components()})
         uow.commit()
+    lists = {
+        UpsertOutcome.NEW: result.changed,
+        UpsertOutcome.CHANGED: result.changed,
+        UpsertOutcome.UNCHANGED: result.unchanged,
+        UpsertOutcome.STALE: result.stale,
+    }
     for document in documents:
-        (result.changed if document.id in changed else result.unchanged).append(document.id)
+        lists[outcomes[document.id]].append(document.id)
     return result
 
 
@@ -307,7 +317,7 @@ def get_organization(repo: Repository, org_id: str) -> OrganizationRow:
     return organization
 
 
-def _new_document(document: Document, facts: PostingFacts) -> NewDocument:
+def new_document(document: Document, facts: PostingFacts) -> NewDocument:
     canonical = canonical_json(document)
     return NewDocument(
         id=document.id,
@@ -316,4 +326,5 @@ def _new_document(document: Document, facts: PostingFacts) -> NewDocument:
         facts_json=json.dumps(facts.to_json(), separators=(",", ":")),
         content_hash=content_hash(document, canonical),
         cost=estimated_cost(document),
+        revision=document.revision,
     )

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -25,6 +25,7 @@ FAULTS = (
     "redis_restart",
     "postgres_restart",
     "pgbouncer_restart",
+    "stale_redelivery",
 )
 #: Pool processes per worker, by queue.
 CONCURRENCY = {"accounting.normal": 2, "accounting.high": 1}
@@ -36,6 +37,8 @@ class FaultInjector:
     pool: WorkerPool
     seed: int
     every: float
+    #: Sends an older revision of an updated document again; what it sent, if anything.
+    redeliver_stale: Callable[[], str | None]
     injected: Counter[str] = field(default_factory=Counter)
     #: Workers that exited on their own and were started again, as a supervisor would.
     crashed: list[str] = field(default_factory=list)
@@ -108,6 +111,11 @@ class FaultInjector:
         if kind == "postgres_restart":
             self.services.restart_postgres()
             return "postgres"
+        if kind == "stale_redelivery":
+            try:
+                return self.redeliver_stale()
+            except Exception:  # Redis is down: this fault comes round again
+                return None
         if kind == "pgbouncer_restart" and self.services.bouncer is not None:
             self.services.bouncer.restart()
             return "pgbouncer"

@@ -79,7 +79,9 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
             options.recreate_every,
         )  # fmt: skip
         with _workers(data_dir / "logs", options) as pool:
-            faults = FaultInjector(chaos, pool, options.seed, options.fault_every)
+            faults = FaultInjector(
+                chaos, pool, options.seed, options.fault_every, workload.redeliver_stale
+            )
             started = time.monotonic()
             threads = (
                 workload.load,

@@ -57,6 +57,8 @@ class Workload:
     updated: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _acknowledged: dict[str, list[str]] = field(default_factory=dict)
+    #: (org, id) -> the revision before the last acknowledged one, of updated documents.
+    _superseded: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._acknowledged = {org: [] for org in self.orgs}
@@ -99,7 +101,7 @@ class Workload:
         ]  # fmt: skip
         while streams:
             for org, stream in list(streams):
-                chunk = [d for _, d in zip(range(CHUNK), stream, strict=False)]
+                chunk = [d | {"revision": 1} for _, d in zip(range(CHUNK), stream, strict=False)]
                 if chunk:
                     yield org, chunk
                 else:
@@ -131,6 +133,8 @@ class Workload:
                     self._acknowledged[org].append(document["id"])
                     self.counters.acknowledged += 1
                 self.expected[key] = document
+                if document["revision"] > 1:
+                    self._superseded[key] = {**document, **_a_day_earlier(document)}
 
     def _stored(self, org: str, hashes: dict[str, str]) -> bool:
         """Whether Postgres holds these contents within the acknowledgement timeout."""
@@ -181,11 +185,28 @@ class Workload:
             except Exception:  # Redis down right now: the user clicks again later
                 self.counters.recreates_failed += 1
 
+    def redeliver_stale(self) -> str | None:
+        """Send an updated document's previous revision again, as Redis does with a message
+        a SIGKILLed worker held once its visibility timeout ends: it must change nothing."""
+        from tasks.documents import upsert_documents
+
+        with self._lock:
+            if not self._superseded:
+                return None
+            (org, doc_id), older = self._rng.choice(list(self._superseded.items()))
+        upsert_documents.delay(org, [older])
+        return f"{doc_id} at revision {older['revision']}"
+
     def _pick(self, count: int) -> tuple[str, list[str]]:
         with self._lock:
             org = self._rng.choice(list(self.orgs))
             known = self._acknowledged[org]
             return org, self._rng.sample(known, min(count, len(known)))
+
+
+def _a_day_earlier(document: dict[str, Any]) -> dict[str, Any]:
+    day = dt.date.fromisoformat(document["date"]) - dt.timedelta(days=1)
+    return {"date": day.isoformat(), "revision": document["revision"] - 1}
 
 
 def _content_hashes(org: str, documents: list[dict[str, Any]]) -> dict[str, str]:
@@ -196,5 +217,6 @@ def _content_hashes(org: str, documents: list[dict[str, Any]]) -> dict[str, str]
 
 
 def _a_day_later(document: dict[str, Any]) -> dict[str, Any]:
+    """The next revision of a document: dated a day later."""
     day = dt.date.fromisoformat(document["date"]) + dt.timedelta(days=1)
-    return document | {"date": day.isoformat()}
+    return document | {"date": day.isoformat(), "revision": document["revision"] + 1}
