@@ -89,11 +89,27 @@ class WorkerPool:
         if sig == signal.SIGKILL:
             worker.process.wait()
 
+    def terminate(self, worker: WorkerProcess, timeout: float = 60.0) -> int | None:
+        """Warm shutdown as a deploy does it: SIGTERM to the main process only (docker's init
+        and Kubernetes signal that one), wait for it to exit and return its exit code; None if
+        it outlived ``timeout`` and had to be killed. (SIGTERM to the whole group would kill
+        the prefork children, which restore the default SIGTERM action, mid-task.)"""
+        with suppress(ProcessLookupError):
+            os.kill(worker.process.pid, signal.SIGTERM)
+        try:
+            code = worker.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill(worker, signal.SIGKILL)  # the group: no orphaned pool child survives
+        self.workers.remove(worker)
+        return code
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Warm shutdown (SIGTERM: finish the current task), then SIGKILL what is left."""
+        """Warm shutdown of every worker (finish the current task), then SIGKILL what is left."""
         for worker in self.workers:
             if worker.process.poll() is None:
-                self.kill(worker, signal.SIGTERM)
+                with suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             with suppress(subprocess.TimeoutExpired):
