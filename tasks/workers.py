@@ -90,14 +90,22 @@ class WorkerPool:
             worker.process.wait()
 
     def terminate(self, worker: WorkerProcess, timeout: float = 60.0) -> int | None:
-        """Warm shutdown as a deploy does it: SIGTERM to the main process only (docker's init
-        and Kubernetes signal that one), wait for it to exit and return its exit code; None if
-        it outlived ``timeout`` and had to be killed. (SIGTERM to the whole group would kill
-        the prefork children, which restore the default SIGTERM action, mid-task.)"""
+        """Warm shutdown as a deploy does it: :meth:`shut_down`, then :meth:`wait_exit`."""
+        self.shut_down(worker)
+        return self.wait_exit(worker, timeout)
+
+    def shut_down(self, worker: WorkerProcess) -> None:
+        """SIGTERM to the main process only, as docker's init and Kubernetes send it: Celery's
+        warm shutdown. (SIGTERM to the whole group would also reach the prefork children, which
+        restore the default action for it, and kill them mid-task.)"""
         with suppress(ProcessLookupError):
             os.kill(worker.process.pid, signal.SIGTERM)
+
+    def wait_exit(self, worker: WorkerProcess, timeout: float = 60.0) -> int | None:
+        """The worker's exit code once it has exited; None if it outlived ``timeout`` and had
+        to be killed. Either way it leaves the pool."""
         try:
-            code = worker.process.wait(timeout=timeout)
+            code: int | None = worker.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             code = None
         self.kill(worker, signal.SIGKILL)  # the group: no orphaned pool child survives
@@ -108,8 +116,7 @@ class WorkerPool:
         """Warm shutdown of every worker (finish the current task), then SIGKILL what is left."""
         for worker in self.workers:
             if worker.process.poll() is None:
-                with suppress(ProcessLookupError):
-                    os.kill(worker.process.pid, signal.SIGTERM)
+                self.shut_down(worker)
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             with suppress(subprocess.TimeoutExpired):
