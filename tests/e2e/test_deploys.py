@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -87,6 +88,54 @@ def test_sigterm_mid_batch_finishes_the_batch_exits_0_and_leaves_the_next_batch_
     workers.start(NORMAL_QUEUE, concurrency=1, env=SLOW_RECOVERY)
     wait_for(lambda: posted(uow, org) == 200, 60, "the rest posted by the next worker", workers)
     assert_posted_exactly_once(engine, org, 200)
+
+
+def wave(org: str, n: int, prefix: str, seed: int = 7) -> Any:
+    """Documents sent as an application does, not awaited: work arriving during the deploy."""
+    from tasks.documents import upsert_documents
+
+    return upsert_documents.delay(org, list(demo_data.documents(n, prefix=prefix, seed=seed)))
+
+
+def test_a_rolling_restart_of_every_worker_during_a_run_loses_and_duplicates_nothing(
+    workers: Any, engine: Any, uow: Any, make_org: Any
+) -> None:
+    from tasks.documents import recreate
+
+    orgs = [make_org("north"), make_org("south")]
+    for org in orgs:  # the run lasts ~20 s, so every restart happens while it posts
+        services.set_schedule(uow(), org, rate_per_second=Decimal(150))
+    env = {**SLOW_RECOVERY, "ACCOUNTING_BATCH_SIZE": "50"}
+    old = [workers.start(q, env=env) for q in (NORMAL_QUEUE, NORMAL_QUEUE, HIGH_QUEUE)]
+    workers.wait_ready()
+    sent = [wave(org, 1000, org) for org in orgs]
+    for result in sent:
+        result.get(timeout=60)
+    jobs = []
+    exit_codes: dict[str, int | None] = {}
+    for step, worker in enumerate(old):
+        # While each worker is replaced: new documents, changes to earlier ones, user recreates
+        # (a small one posted inline by the high pool, a larger one dispatched on the high lane).
+        sent += [wave(org, 600, f"{org}-{step}") for org in orgs]
+        sent.append(wave(orgs[step % 2], 100, orgs[step % 2], seed=100 + step))
+        jobs.append(recreate.delay(orgs[0], [f"north-{i:07d}" for i in range(step, 3 + step)]))
+        jobs.append(recreate.delay(orgs[1], [f"south-{i:07d}" for i in range(40)]))
+        workers.start(worker.queue, env=env)
+        workers.wait_ready()
+        assert sum(pending(uow, o) for o in orgs) > 0  # the deploy overlaps the run
+        exit_codes[worker.name] = workers.terminate(worker)
+
+    assert exit_codes == {w.name: 0 for w in old}  # every old worker left by warm shutdown
+    for result in sent:
+        assert not result.get(timeout=60)["rejected"]
+    for job in jobs:
+        assert not job.get(timeout=60)["rejected"]
+    wait_for(lambda: sum(pending(uow, o) for o in orgs) == 0, 60, "everything posted", workers)
+    for org in orgs:
+        assert_posted_exactly_once(engine, org, 1000 + 3 * 600)
+    logs = [w.log_path.read_text() for w in old]
+    assert all("Warm shutdown" in log for log in logs)
+    assert not any("WorkerLostError" in log for log in logs)  # no task died with its process
 
 
 def test_version_one_batches_left_in_redis_by_the_previous_release_are_posted(
