@@ -79,6 +79,15 @@ class QueueRepository:
         ).scalar_one_or_none()
         return holder
 
+    def release_leadership(self, name: str, holder: str) -> bool:
+        """Give up the named lease if ``holder`` has it, so a standby need not wait for it to
+        expire; True if it was released."""
+        released = self.connection.execute(
+            text("DELETE FROM dispatcher_leases WHERE name = :name AND holder = :holder"),
+            {"name": name, "holder": holder},
+        ).rowcount
+        return bool(released)
+
     def bury_exhausted(self, max_attempts: int) -> int:
         """Give up on versions claimed ``max_attempts`` times without being posted. (Claiming
         sets the lease, so only leased rows are looked at: the small lease index, not the

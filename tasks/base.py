@@ -8,8 +8,8 @@ from celery import Task
 
 from accounting.errors import PermanentError, TransientError
 
-#: Version of the task payloads; bump it when an argument changes meaning.
-PAYLOAD_SCHEMA = 1
+#: Version of the task payloads (see tasks.payloads); bump it when an argument changes meaning.
+PAYLOAD_SCHEMA = 2
 
 
 class AccountingTask(Task):  # type: ignore[misc]

@@ -11,17 +11,21 @@ from accounting.config import get_settings
 from accounting.errors import TransientError
 from tasks.app import app
 from tasks.base import PAYLOAD_SCHEMA, AccountingTask, require_list, require_text
+from tasks.payloads import accepted_schema
 
 log = logging.getLogger(__name__)
 
 
 @app.task(name="accounting.upsert_documents", base=AccountingTask, bind=True)
-def upsert_documents(self: AccountingTask, org_id: str, documents: list[Any]) -> dict[str, Any]:
+def upsert_documents(
+    self: AccountingTask, org_id: str, documents: list[Any], schema: int = 1
+) -> dict[str, Any]:
     """Create or update documents; changed ones become pending and are posted by the workers.
 
     Returns ``{"changed": [...], "unchanged": [...], "rejected": [{document_id, field,
     message}]}``: bad documents are reported and not stored, good ones are stored.
     """
+    accepted_schema("accounting.upsert_documents", schema)
     require_text("org_id", org_id)
     require_list("documents", documents)
     settings = get_settings()
@@ -37,13 +41,18 @@ def upsert_documents(self: AccountingTask, org_id: str, documents: list[Any]) ->
 
 @app.task(name="accounting.recreate", base=AccountingTask, bind=True)
 def recreate(
-    self: AccountingTask, org_id: str, document_ids: list[Any], requested_by: str | None = None
+    self: AccountingTask,
+    org_id: str,
+    document_ids: list[Any],
+    requested_by: str | None = None,
+    schema: int = 1,
 ) -> dict[str, Any]:
     """Recreate the entries of ``document_ids`` at high priority. The job id is this task's id.
 
     Small recreates are posted right here (the fast path); larger ones, ones the fast path could
     not finish and those of a paused organization are dispatched ahead of all normal-lane work.
     """
+    accepted_schema("accounting.recreate", schema)
     require_text("org_id", org_id)
     ids = [require_text("document_ids[]", i) for i in require_list("document_ids", document_ids)]
     settings = get_settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from accounting import posting, runtime
@@ -9,14 +10,18 @@ from accounting.errors import PermanentError, TransientError
 from accounting.scheduler import Batch
 from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
 from tasks.app import app
-from tasks.base import PAYLOAD_SCHEMA, AccountingTask, require_text
+from tasks.base import AccountingTask
+from tasks.payloads import post_batch_message, upgrade_post_batch
 
 
 @app.task(name="accounting.post_batch", base=AccountingTask, bind=True, ignore_result=True)
-def post_batch(
-    self: AccountingTask, org_id: str, versions: dict[str, int], schema: int = PAYLOAD_SCHEMA
-) -> dict[str, Any]:
-    require_text("org_id", org_id)
+def post_batch(self: AccountingTask, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``post_batch(org_id, versions, schema=2, lane=..., dispatched_at=...)``; version-1
+    messages (no lane, no dispatch time) are accepted too: see tasks.payloads."""
+    delivery = self.request.delivery_info or {}
+    payload = upgrade_post_batch(args, kwargs, delivery.get("routing_key"))
+    waited = payload.waited_seconds(time.time())
+    org_id, versions = payload.org_id, payload.versions
     try:
         result = posting.post_documents(runtime.unit_of_work(), org_id, dict(versions))
     except (TransientError, PermanentError):
@@ -29,14 +34,17 @@ def post_batch(
         raise
     finally:
         runtime.wakeup().notify()  # the window has room again
-    return result.as_dict()
+    return {**result.as_dict(), "lane": payload.lane, "waited_seconds": waited}
 
 
 def publish_batch(batch: Batch) -> None:
     """How the dispatcher hands a batch to the workers: the high lane or the normal one."""
+    args, kwargs = post_batch_message(
+        batch.org_id, batch.versions, high=batch.high, dispatched_at=time.time()
+    )
     post_batch.apply_async(
-        args=(batch.org_id, batch.versions),
-        kwargs={"schema": PAYLOAD_SCHEMA},
+        args=args,
+        kwargs=kwargs,
         queue=HIGH_QUEUE if batch.high else NORMAL_QUEUE,
         routing_key=HIGH_QUEUE if batch.high else NORMAL_QUEUE,
     )

@@ -89,11 +89,34 @@ class WorkerPool:
         if sig == signal.SIGKILL:
             worker.process.wait()
 
+    def terminate(self, worker: WorkerProcess, timeout: float = 60.0) -> int | None:
+        """Warm shutdown as a deploy does it: :meth:`shut_down`, then :meth:`wait_exit`."""
+        self.shut_down(worker)
+        return self.wait_exit(worker, timeout)
+
+    def shut_down(self, worker: WorkerProcess) -> None:
+        """SIGTERM to the main process only, as docker's init and Kubernetes send it: Celery's
+        warm shutdown. (SIGTERM to the whole group would also reach the prefork children, which
+        restore the default action for it, and kill them mid-task.)"""
+        with suppress(ProcessLookupError):
+            os.kill(worker.process.pid, signal.SIGTERM)
+
+    def wait_exit(self, worker: WorkerProcess, timeout: float = 60.0) -> int | None:
+        """The worker's exit code once it has exited; None if it outlived ``timeout`` and had
+        to be killed. Either way it leaves the pool."""
+        try:
+            code: int | None = worker.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill(worker, signal.SIGKILL)  # the group: no orphaned pool child survives
+        self.workers.remove(worker)
+        return code
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Warm shutdown (SIGTERM: finish the current task), then SIGKILL what is left."""
+        """Warm shutdown of every worker (finish the current task), then SIGKILL what is left."""
         for worker in self.workers:
             if worker.process.poll() is None:
-                self.kill(worker, signal.SIGTERM)
+                self.shut_down(worker)
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             with suppress(subprocess.TimeoutExpired):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import redis
@@ -101,6 +102,41 @@ def test_only_one_dispatcher_leads_and_a_standby_takes_over_when_its_lease_expir
     assert second.run_once() == 1
     assert sorted(second_sent[0].versions) == [f"more-{i:03d}" for i in range(5)]
     assert first.run_once() == 0  # the old leader now stands by
+
+
+def test_a_stopping_leader_resigns_so_a_standby_leads_on_its_next_round(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 5)
+    first_sent: list[Batch] = []
+    second_sent: list[Batch] = []
+    first = dispatcher(engine, redis_client, first_sent)
+    second = dispatcher(engine, redis_client, second_sent)
+    assert first.run_once() == 1
+    upsert(uow, org, 5, prefix="more")
+    assert second.run_once() == 0  # stands by: the leader's lease is still running
+    stop = threading.Event()
+    stop.set()  # a warm shutdown asked the loop to end before its next round
+    first.run_forever(stop)
+    assert Wakeup(redis_client).wait(0.5) is True  # the standby is nudged, not left to poll
+    assert second.run_once() == 1  # leads at once, without waiting for the lease to expire
+    assert sorted(second_sent[0].versions) == [f"more-{i:03d}" for i in range(5)]
+    assert first.run_once() == 0
+    with engine.connect() as connection:
+        holder = connection.execute(text("SELECT holder FROM dispatcher_leases")).scalar_one()
+    assert holder == second.holder
+
+
+def test_resigning_without_the_leadership_takes_it_from_nobody(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    leader = dispatcher(engine, redis_client, [])
+    standby = dispatcher(engine, redis_client, [])
+    leader.run_once()
+    standby.resign()
+    with engine.connect() as connection:
+        holder = connection.execute(text("SELECT holder FROM dispatcher_leases")).scalar_one()
+    assert holder == leader.holder
 
 
 def test_a_wakeup_is_received_by_the_waiting_dispatcher(redis_client: redis.Redis) -> None:

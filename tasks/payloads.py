@@ -1,0 +1,103 @@
+"""Versions of the task payloads: which ones a worker accepts, and how an older one is read.
+
+A worker accepts the current version and the one before, so messages an older release left in
+Redis still run after a deploy (deploy workers before the producers when the version is bumped).
+
+- Version 1: ``post_batch(org_id, versions, schema=1)``; ``upsert_documents`` and ``recreate``
+  as documented, ``schema`` absent.
+- Version 2: ``post_batch`` also carries ``lane`` ("high" or "normal") and ``dispatched_at``
+  (epoch seconds), so the time a batch waited in Redis is known per lane. ``upsert_documents``
+  and ``recreate`` are unchanged and may say ``schema=2``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from accounting.errors import PermanentError
+from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
+from tasks.base import PAYLOAD_SCHEMA, require_text
+
+OLDEST_ACCEPTED_SCHEMA = PAYLOAD_SCHEMA - 1
+POST_BATCH = "accounting.post_batch"
+LANES = {HIGH_QUEUE: "high", NORMAL_QUEUE: "normal"}
+
+
+class UnsupportedPayload(PermanentError):
+    """The task's payload is of a version or layout this worker does not accept."""
+
+
+@dataclass(frozen=True)
+class PostBatchPayload:
+    """A ``post_batch`` message of any accepted version, read as the current one."""
+
+    org_id: str
+    versions: dict[str, int]
+    #: "high", "normal", or "unknown" for a version-1 message from an unknown queue.
+    lane: str
+    #: When the dispatcher published it (epoch seconds); None for a version-1 message.
+    dispatched_at: float | None
+
+    def waited_seconds(self, now: float) -> float | None:
+        """How long the batch waited between its dispatch and ``now``."""
+        return None if self.dispatched_at is None else max(0.0, now - self.dispatched_at)
+
+
+def accepted_schema(task: str, schema: Any) -> int:
+    """``schema`` if this worker accepts it for ``task``; UnsupportedPayload otherwise."""
+    if isinstance(schema, bool) or not isinstance(schema, int):
+        raise UnsupportedPayload(f"{task}: payload schema must be an integer, got {schema!r}")
+    if not OLDEST_ACCEPTED_SCHEMA <= schema <= PAYLOAD_SCHEMA:
+        raise UnsupportedPayload(
+            f"{task}: payload schema {schema} is not supported by this worker (it accepts "
+            f"{OLDEST_ACCEPTED_SCHEMA} to {PAYLOAD_SCHEMA}); deploy workers before producers"
+        )
+    return schema
+
+
+def post_batch_message(
+    org_id: str, versions: dict[str, int], *, high: bool, dispatched_at: float
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The ``(args, kwargs)`` of a ``post_batch`` message in the current version."""
+    lane = LANES[HIGH_QUEUE if high else NORMAL_QUEUE]
+    kwargs = {"schema": PAYLOAD_SCHEMA, "lane": lane, "dispatched_at": dispatched_at}
+    return (org_id, versions), kwargs
+
+
+def upgrade_post_batch(
+    args: Sequence[Any], kwargs: Mapping[str, Any], routing_key: str | None = None
+) -> PostBatchPayload:
+    """Read a ``post_batch`` message of any accepted version. A version-1 message says nothing
+    of its lane: the queue it came from (``routing_key``) does."""
+    fields = dict(kwargs)
+    schema = accepted_schema(POST_BATCH, fields.pop("schema", 1))
+    if schema == 1:
+        if fields.keys() & {"lane", "dispatched_at"}:
+            raise UnsupportedPayload(f"{POST_BATCH} (schema 1): lane is a version-2 field")
+        fields |= {"lane": LANES.get(routing_key or "", "unknown"), "dispatched_at": None}
+    try:
+        bound = inspect.signature(_post_batch_v2).bind(*args, **fields)
+    except TypeError as exc:
+        raise UnsupportedPayload(f"{POST_BATCH} (schema {schema}): {exc}") from exc
+    return _post_batch_v2(*bound.args, **bound.kwargs)
+
+
+def _post_batch_v2(org_id: Any, versions: Any, lane: Any, dispatched_at: Any) -> PostBatchPayload:
+    require_text("org_id", org_id)
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and type(v) is int and v > 0 for k, v in versions.items()
+    ):
+        raise UnsupportedPayload(f"{POST_BATCH}: versions must map document ids to versions")
+    if lane not in {*LANES.values(), "unknown"}:
+        raise UnsupportedPayload(f"{POST_BATCH}: unknown lane {lane!r}")
+    if dispatched_at is not None and not (
+        isinstance(dispatched_at, int | float)
+        and not isinstance(dispatched_at, bool)
+        and math.isfinite(dispatched_at)
+    ):
+        raise UnsupportedPayload(f"{POST_BATCH}: dispatched_at must be epoch seconds")
+    return PostBatchPayload(org_id, dict(versions), lane, dispatched_at)
