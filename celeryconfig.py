@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery.schedules import crontab
 from kombu.entity import Exchange, Queue
 
 from accounting.config import get_settings
@@ -56,3 +57,23 @@ task_send_sent_event = True
 
 timezone = "UTC"
 enable_utc = True
+
+# The scheduled jobs (one `celery beat` runs them). Each expires if no worker takes it in time,
+# so a backlog of stale runs cannot pile up while the workers are down.
+beat_schedule = {
+    "reclaim-expired-leases": {
+        "task": "accounting.reclaim_leases",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "nightly-audit": {
+        "task": "accounting.audit",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
+    "hourly-cleanup": {
+        "task": "accounting.cleanup",
+        "schedule": crontab(minute=15),
+        "options": {"expires": 3600},
+    },
+}

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
         default=True,
         description="Normal-lane workers run a dispatcher (one leads, others stand by)",
     )
+    audit_sample: int = Field(
+        default=1000, ge=1, description="Findings of each audit check kept (all are counted)"
+    )
+    audit_retention_days: int = Field(
+        default=90, ge=1, description="Audit runs older than this are deleted by the cleanup"
+    )
+    progress_retention_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="A job's progress stream is deleted this long after its last event",
+    )
     matrix_cache: bool = Field(
         default=True,
         description="Cache posting matrices (off only for the naive baseline of the benches)",

@@ -50,6 +50,14 @@ class MatrixRepository:
         )
         return bool(result.rowcount)
 
+    def set_account_clearing(self, org_id: str, code: str, clearing: bool) -> bool:
+        result = self.connection.execute(
+            update(Account)
+            .where(Account.org_id == org_id, Account.code == code)
+            .values(clearing=clearing)
+        )
+        return bool(result.rowcount)
+
     def draft_version(self, org_id: str) -> int | None:
         return self.connection.execute(
             select(PostingMatrixRow.version).where(

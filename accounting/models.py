@@ -88,6 +88,9 @@ class Account(Base):
     kind: Mapped[str] = mapped_column(Text)
     # An inactive account takes no new rules: a matrix naming it cannot be published.
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # A clearing account (money in transit, e.g. at the payment provider) must be back to zero
+    # at the end of every closed period; the audit reports it otherwise.
+    clearing: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     __table_args__ = (
         CheckConstraint(
@@ -333,3 +336,31 @@ class DispatcherLease(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     holder: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRun(Base):
+    """One run of the audit (of one organization, or of all when ``org_id`` is null)."""
+
+    __tablename__ = "audit_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    org_id: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    findings: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    #: {check name: findings}, every check listed.
+    by_check: Mapped[dict[str, int]] = mapped_column(JSONB)
+
+
+class AuditFinding(Base):
+    """What one check found (at most a sample of each check's findings is kept)."""
+
+    __tablename__ = "audit_findings"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("audit_runs.id", ondelete="CASCADE"), index=True)
+    check_name: Mapped[str] = mapped_column(Text)
+    org_id: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str | None] = mapped_column(Text)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(Text)

@@ -94,6 +94,16 @@ def set_account_active(uow: UnitOfWork, org_id: str, code: str, active: bool) ->
         uow.commit()
 
 
+def set_account_clearing(uow: UnitOfWork, org_id: str, code: str, clearing: bool) -> None:
+    """Mark an account as clearing (money in transit, to be back at zero at the end of every
+    closed period; the audit checks it), or not."""
+    with uow:
+        get_organization(uow.repo, org_id)
+        if not uow.matrices.set_account_clearing(org_id, code, clearing):
+            raise InvalidSetting(f"no account {code!r} in organization {org_id!r}")
+        uow.commit()
+
+
 def _save_draft(uow: UnitOfWork, org_id: str, matrix: PostingMatrix) -> int:
     get_organization(uow.repo, org_id)
     problems = rule_problems(matrix, uow.matrices.accounts(org_id))

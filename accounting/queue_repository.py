@@ -88,6 +88,19 @@ class QueueRepository:
         ).rowcount
         return bool(released)
 
+    def release_expired_leases(self) -> int:
+        """Clear the leases of pending documents that ran out: they show as waiting, not in
+        flight, and any dispatcher takes them again."""
+        result = self.connection.execute(
+            text(
+                f"""
+                UPDATE documents SET lease_until = NULL
+                 WHERE {PENDING} AND lease_until IS NOT NULL AND lease_until < now()
+                """
+            )
+        )
+        return int(result.rowcount)
+
     def bury_exhausted(self, max_attempts: int) -> int:
         """Give up on versions claimed ``max_attempts`` times without being posted. (Claiming
         sets the lease, so only leased rows are looked at: the small lease index, not the

@@ -336,25 +336,6 @@ class Repository:
         ).all()
         return [DocumentState(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
 
-    def unbalanced_entries(self, org_id: str) -> int:
-        """Entries whose lines do not sum to zero in a currency or in functional currency."""
-        return int(
-            self.connection.execute(
-                text(
-                    """
-                    SELECT count(DISTINCT entry_id) FROM (
-                        SELECT entry_id FROM journal_lines WHERE org_id = :org_id
-                         GROUP BY entry_id, currency HAVING sum(amount) <> 0
-                        UNION ALL
-                        SELECT entry_id FROM journal_lines WHERE org_id = :org_id
-                         GROUP BY entry_id HAVING sum(functional_amount) <> 0
-                    ) AS off
-                    """
-                ),
-                {"org_id": org_id},
-            ).scalar_one()
-        )
-
     def mark_failed(self, org_id: str, failures: dict[str, tuple[int, str]]) -> None:
         """Record ``{id: (version, reason)}`` as failed unless a newer version arrived."""
         if not failures:

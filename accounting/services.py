@@ -296,11 +296,6 @@ def document_states(uow: UnitOfWork, org_id: str) -> list[DocumentState]:
         return uow.repo.document_states(org_id)
 
 
-def unbalanced_entries(uow: UnitOfWork, org_id: str) -> int:
-    with uow:
-        return uow.repo.unbalanced_entries(org_id)
-
-
 def dispatcher_leader(uow: UnitOfWork) -> str | None:
     """The worker whose dispatcher leads now, if any."""
     with uow:

@@ -10,6 +10,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from accounting.audit_repository import AuditRepository
 from accounting.books_repository import BooksRepository
 from accounting.errors import TransientError
 from accounting.matrix_repository import MatrixRepository
@@ -45,6 +46,7 @@ class UnitOfWork:
         self.books = BooksRepository(self.connection)
         self.queue = QueueRepository(self.connection)
         self.reports = ReportRepository(self.connection)
+        self.audits = AuditRepository(self.connection)
         self._after_commit = []
         return self
 

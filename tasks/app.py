@@ -13,7 +13,10 @@ from tasks.dispatcher import DispatcherStep
 
 log = logging.getLogger(__name__)
 
-app = Celery("accounting", include=["tasks.documents", "tasks.posting", "tasks.baseline"])
+app = Celery(
+    "accounting",
+    include=["tasks.documents", "tasks.posting", "tasks.baseline", "tasks.maintenance"],
+)
 app.config_from_object("celeryconfig")
 app.steps["worker"].add(DispatcherStep)
 

@@ -18,6 +18,7 @@ from accounting import runtime, services
 from accounting.config import get_settings
 from accounting.errors import AccountingError
 from tasks import books_commands, matrix_commands, report_commands
+from tasks.audit_commands import audit
 from tasks.bench.cli import bench
 from tasks.chaos.cli import chaos
 
@@ -73,6 +74,7 @@ def status(
 
 cli.add_typer(bench, name="bench")
 cli.command()(chaos)
+cli.command()(audit)
 cli.add_typer(books_commands.period, name="period")
 cli.add_typer(books_commands.rates, name="rates")
 cli.command()(books_commands.rounding)

@@ -18,7 +18,9 @@ from accounting.matrix import PostingMatrix, matrix_from_json, matrix_to_json
 console = Console()
 
 matrix = typer.Typer(help="Posting matrix versions: draft, publish, preview.", no_args_is_help=True)
-account = typer.Typer(help="Accounts of the chart: activate, deactivate.", no_args_is_help=True)
+account = typer.Typer(
+    help="Accounts of the chart: activate, deactivate, mark as clearing.", no_args_is_help=True
+)
 
 Org = Annotated[str, typer.Argument(help="The organization")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
@@ -129,6 +131,18 @@ def deactivate(org: Org, code: Annotated[str, typer.Argument(help="Account code"
     """Keep new matrices off the account (refused while the current matrix uses it)."""
     publishing.set_account_active(runtime.unit_of_work(), org, code, False)
     console.print(f"{org}: account {code} inactive")
+
+
+@account.command("clearing")
+def account_clearing(
+    org: Org,
+    code: Annotated[str, typer.Argument(help="Account code")],
+    off: Annotated[bool, typer.Option("--off", help="No longer a clearing account")] = False,
+) -> None:
+    """Mark a clearing account (money in transit, e.g. at the payment provider): `accounting
+    audit` reports it when it is not back to zero at the end of a closed period."""
+    publishing.set_account_clearing(runtime.unit_of_work(), org, code, not off)
+    console.print(f"{org}: account {code} {'is not' if off else 'is'} a clearing account")
 
 
 def _print_rules(rules: PostingMatrix) -> None:

@@ -23,7 +23,7 @@ from accounting.uow import UnitOfWork
 IN_CI = bool(os.environ.get("CI"))
 TABLES = (
     "journal_lines, journal_entries, documents, posting_rules, posting_matrices, accounts, "
-    "organizations, dispatcher_leases"
+    "organizations, dispatcher_leases, audit_findings, audit_runs"
 )
 
 _stack = ExitStack()

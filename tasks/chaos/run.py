@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from rich.progress import Progress
 
-from accounting import demo_data, documents, migrate, publishing, runtime, services
+from accounting import audit, demo_data, documents, migrate, publishing, runtime, services
 from accounting.config import get_settings
 from accounting.repository import DocumentState
 from tasks.chaos.faults import CONCURRENCY, FaultInjector
@@ -50,10 +50,13 @@ class Verdict:
     faults: dict[str, int]
     seconds: float
     figures: dict[str, Any] = field(default_factory=dict)
+    #: ``accounting audit``'s checks after the run: {check: findings}.
+    audit_findings: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return not sum(self.lost.values()) and not self.duplicated and not self.unbalanced
+        clean = not any(self.audit_findings.values())
+        return clean and not sum(self.lost.values()) and not self.duplicated and not self.unbalanced
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,7 @@ class Verdict:
             "unbalanced": self.unbalanced,
             "faults": self.faults,
             "lost_by_reason": self.lost,
+            "audit_findings": self.audit_findings,
             "seconds": round(self.seconds, 1),
             **self.figures,
         }
@@ -231,11 +235,18 @@ def _verdict(workload: Workload, orgs: list[str], faults: FaultInjector, seconds
     missing = len(workload.expected) - posted - sum(lost.values())
     if missing:
         lost["never stored"] = missing
-    unbalanced = sum(services.unbalanced_entries(runtime.unit_of_work(), org) for org in orgs)
-    return Verdict(
+    # The audit checks the rest: balance, the active sets, nothing stuck pending.
+    report = audit.run_audit(runtime.unit_of_work())
+    checks = {result.check: result.count for result in report.results}
+    unbalanced = (
+        checks["entry_unbalanced_in_currency"] + checks["entry_unbalanced_in_functional_currency"]
+    )
+    verdict = Verdict(
         len(workload.expected), posted, lost, duplicated, unbalanced, dict(faults.injected),
         seconds,
     )  # fmt: skip
+    verdict.audit_findings = checks
+    return verdict
 
 
 def _why_not_posted(state: DocumentState, expected: dict[str, Any]) -> str | None:

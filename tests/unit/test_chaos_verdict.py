@@ -56,3 +56,11 @@ def test_any_loss_duplicate_or_imbalance_fails_the_run() -> None:
     assert not verdict(duplicated=1).passed
     assert not verdict(unbalanced=1).passed
     assert verdict(lost=1).as_dict()["lost"] == 1
+
+
+def test_an_audit_finding_after_the_run_fails_it() -> None:
+    verdict = Verdict(10, 10, {}, 0, 0, {}, 1.0)
+    verdict.audit_findings = {"lease_expired_unreclaimed": 0}
+    assert verdict.passed
+    verdict.audit_findings = {"lease_expired_unreclaimed": 3}
+    assert not verdict.passed
