@@ -30,6 +30,7 @@ from accounting.money import CURRENCY_EXPONENTS, MONEY_CONTEXT
 MAX_INTEGER_DIGITS = 18
 MAX_DECIMAL_PLACES = 18
 MAX_TERM_MONTHS = 120
+MAX_ID_LENGTH = 128
 MAX_REVISION = 2**63 - 1  # a Postgres bigint
 # Exchange rates are stored with 12 decimal places: a finer rate would not be the rate used.
 MAX_RATE_PLACES = 12
@@ -138,19 +139,35 @@ Rate = Annotated[Decimal, BeforeValidator(_decimal_parser("rate"))]
 
 
 def _no_control_characters(value: str) -> str:
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise PydanticCustomError("control_characters", "must not contain control characters")
+    """Ids and labels: no control characters, nor invisible formatting ones (a bidi override
+    or a zero-width space would make two different ids look the same)."""
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control or invisible formatting characters"
+        )
+    return value
+
+
+def _storable_text(value: str) -> str:
+    """Free text: tabs and line breaks are fine; other control characters (NUL, which Postgres
+    cannot store, among them) are not."""
+    if any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control characters other than tab and newline"
+        )
     return value
 
 
 def _known_currency(value: str) -> str:
     if value not in CURRENCY_EXPONENTS:
-        raise PydanticCustomError("unknown_currency", f"unknown currency {value!r}")
+        raise PydanticCustomError("unknown_currency", f"unknown currency {value[:16]!r}")
     return value
 
 
 DocumentId = Annotated[
-    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_control_characters)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(_no_control_characters),
 ]
 Label = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)
@@ -221,7 +238,9 @@ class InvoiceLine(BaseModel):
         Decimal(0)
     )
     tax_group: Label = "default"
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: (
+        Annotated[str, StringConstraints(max_length=500), AfterValidator(_storable_text)] | None
+    ) = None
 
 
 InvoiceLines = Annotated[list[InvoiceLine], Field(min_length=1, max_length=5000)]
@@ -344,9 +363,11 @@ def validate_documents(raw: Sequence[object]) -> tuple[list[Document], list[Fiel
 
 
 def _raw_id(item: object) -> str | None:
+    """The item's id as reported with its errors: cut short if too long to be an id."""
     if isinstance(item, dict):
         value = item.get("id")
-        return value if isinstance(value, str) else None
+        if isinstance(value, str):
+            return value if len(value) <= MAX_ID_LENGTH else value[:MAX_ID_LENGTH] + "…"
     return None
 
 

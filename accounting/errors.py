@@ -107,3 +107,7 @@ class FieldError:
 
 class InconsistentJournalLine(PermanentError):
     """A journal line's amount and functional amount contradict each other."""
+
+
+class InvalidValue(PermanentError):
+    """A value the database cannot store or compare (a NUL character, a number too large)."""

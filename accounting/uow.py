@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from accounting.audit_repository import AuditRepository
 from accounting.books_repository import BooksRepository
-from accounting.errors import TransientError
+from accounting.errors import InvalidValue, TransientError
 from accounting.matrix_repository import MatrixRepository
 from accounting.queue_repository import QueueRepository
 from accounting.report_repository import ReportRepository
@@ -75,6 +75,13 @@ class UnitOfWork:
             self.connection.close()
         if isinstance(exc, DBAPIError) and _is_retryable(exc):
             raise TransientError(f"database error, retry: {exc.orig}") from exc
+        # A value Postgres cannot take (a NUL character, a number out of range): retrying
+        # cannot help, and the caller deserves to know which.
+        if isinstance(exc, DBAPIError) and isinstance(exc.orig, psycopg.DataError):
+            raise InvalidValue(f"invalid value: {str(exc.orig).splitlines()[0][:300]}") from exc
+        # Text that is not Unicode (a command-line argument of bytes that are not UTF-8).
+        if isinstance(exc, UnicodeError):
+            raise InvalidValue(f"invalid value: text that is not valid Unicode ({exc})") from exc
         # COPY runs on the driver's cursor: its errors arrive untranslated (PgBouncer restarting
         # mid-COPY: ProtocolViolation "server conn crashed?", a connection-class error).
         if isinstance(exc, psycopg.OperationalError) or (

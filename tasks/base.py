@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from celery import Task
@@ -28,6 +29,8 @@ def require_text(name: str, value: Any, max_length: int = 128) -> str:
         raise PermanentError(
             f"{name}: must be a non-empty string of at most {max_length} characters"
         )
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in value):
+        raise PermanentError(f"{name}: must not contain control or invisible characters")
     return value
 
 

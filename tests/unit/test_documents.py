@@ -319,3 +319,25 @@ def test_a_subscription_costs_its_lines_plus_its_months() -> None:
 def test_an_exchange_rate_finer_than_the_stored_rate_is_rejected() -> None:
     error = only_error(invoice(currency="USD", exchange_rate="1.0000000000001"))
     assert (error.field, error.message) == ("exchange_rate", "at most 12 decimal places")
+
+
+def test_an_id_with_a_bidi_override_or_a_zero_width_space_is_rejected() -> None:
+    for bad_id in ("\u202einv-1", "inv\u200b-1"):
+        _, errors = validate_documents([invoice(id=bad_id)])
+        assert [(e.field, e.message) for e in errors] == [
+            ("id", "must not contain control or invisible formatting characters")
+        ]
+
+
+def test_a_description_keeps_line_breaks_but_not_a_nul() -> None:
+    line = invoice()["lines"][0]
+    documents, _ = validate_documents([invoice(lines=[line | {"description": "two\nlines"}])])
+    assert documents[0].lines[0].description == "two\nlines"  # type: ignore[union-attr]
+    _, errors = validate_documents([invoice(lines=[line | {"description": "a\x00b"}])])
+    assert [e.field for e in errors] == ["lines.0.description"]
+
+
+def test_a_huge_id_or_currency_is_not_echoed_back_whole() -> None:
+    _, errors = validate_documents([invoice(id="x" * 1_000_000, currency="y" * 1_000_000)])
+    assert errors and all(len(str(error)) < 500 for error in errors)
+    assert errors[0].document_id == "x" * 128 + "…"
