@@ -1,0 +1,85 @@
+"""Every hand-written SQL statement over an organization's data is scoped by organization.
+
+A static check of the repositories: each ``text(...)`` statement that reads or writes a tenant
+table must name ``org_id`` (or the ``ORG`` placeholder), unless it is on the list below, where
+each statement that crosses organizations on purpose says why. (Statements built with
+SQLAlchemy's ``select()`` are checked by the behavioural tests of test_tenant_isolation.)"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ACCOUNTING = Path(__file__).resolve().parents[2] / "accounting"
+TENANT_TABLES = (
+    "documents", "journal_entries", "journal_lines", "periods", "exchange_rates", "accounts",
+    "posting_rules", "posting_matrices", "document_components",
+)  # fmt: skip
+#: (module, function) -> why it may cross organizations.
+CROSS_ORGANIZATION = {
+    ("queue_repository", "bury_exhausted"): "the dispatcher gives up on any organization's",
+    ("queue_repository", "claim_pending"): "the FIFO lane takes the oldest of any organization",
+    ("queue_repository", "organizations_with_normal_work"): "lists organizations with work",
+    ("queue_repository", "in_flight_by_org"): "counts per organization, for fairness",
+    ("queue_repository", "release_expired_leases"): "the reclaim job, for every organization",
+    ("queue_repository", "vacuum_queue"): "maintenance of the whole table",
+    ("queue_repository", "status_counts"): "scoped when an organization is given ({where})",
+}
+
+
+def statements() -> list[tuple[str, str, str]]:
+    """(module, function, SQL text) of every text(...) call with a literal in a repository."""
+    found = []
+    for path in sorted(ACCOUNTING.glob("*repository.py")):
+        tree = ast.parse(path.read_text())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for call in ast.walk(function):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id == "text"
+                    and call.args
+                ):
+                    found.append((path.stem, function.name, ast.unparse(call.args[0])))
+    return found
+
+
+def touches_a_tenant_table(sql: str) -> bool:
+    return any(re.search(rf"\b{table}\b", sql) for table in TENANT_TABLES)
+
+
+def scoped(sql: str) -> bool:
+    """The organization is a parameter of the statement: ``:org_id`` (a filter, or the value
+    inserted), queue_repository's ``ORG`` placeholder for it, or a ``{where}`` built from it."""
+    return bool(re.search(r":org_id\b|\{ORG\}|org_id = ANY\(:orgs\)", sql))
+
+
+def unscoped_statements() -> list[tuple[str, str]]:
+    return [
+        (module, function)
+        for module, function, sql in statements()
+        if touches_a_tenant_table(sql) and not scoped(sql)
+    ]
+
+
+def test_the_check_sees_the_repositories_statements() -> None:
+    found = statements()
+    assert len(found) > 20
+    assert any(function == "upsert_documents" for _, function, _ in found)
+
+
+def test_every_statement_over_tenant_data_is_scoped_by_organization() -> None:
+    assert [s for s in unscoped_statements() if s not in CROSS_ORGANIZATION] == []
+
+
+def test_every_exception_is_needed() -> None:
+    assert set(CROSS_ORGANIZATION) <= set(unscoped_statements())
+
+
+def test_every_audit_check_is_scoped_when_an_organization_is_given() -> None:
+    from accounting.audit_repository import CHECKS
+
+    assert all(":org_id" in sql for _, sql in CHECKS.values())
