@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         ge=60,
         description="A job's progress stream is deleted this long after its last event",
     )
+    scaling_documents_per_worker: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Documents/s one worker process posts, for the suggested worker count",
+    )
     matrix_cache: bool = Field(
         default=True,
         description="Cache posting matrices (off only for the naive baseline of the benches)",

@@ -33,6 +33,21 @@ def matrix_cache_stats() -> CacheStats:
     return _matrices.stats
 
 
+_counted = CacheStats()
+
+
+def matrix_cache_counts_since_last_call() -> dict[str, int]:
+    """This process's cache hits, misses and errors since the previous call (for metrics)."""
+    stats = _matrices.stats
+    delta = {
+        "hits": stats.local_hits + stats.redis_hits - _counted.local_hits - _counted.redis_hits,
+        "misses": stats.misses - _counted.misses,
+        "errors": stats.redis_errors - _counted.redis_errors,
+    }
+    _counted.__dict__.update(stats.__dict__)
+    return delta
+
+
 @dataclass
 class PostResult:
     posted: list[str] = field(default_factory=list)
@@ -41,6 +56,8 @@ class PostResult:
     failed: dict[str, str] = field(default_factory=dict)
     #: Will be tried again after a backoff (error), until too many attempts.
     postponed: dict[str, str] = field(default_factory=dict)
+    #: Seconds from each posted version becoming due to its posting.
+    latencies: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +103,8 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
                 result.failed[stored.id] = str(exc)
             except Exception as exc:
                 _postpone(result, delays, stored, exc)
-        won = uow.repo.mark_posted(org_id, {i: versions[i] for i in entry_sets})
+        latencies = uow.repo.mark_posted(org_id, {i: versions[i] for i in entry_sets})
+        won = list(latencies)
         replaced, reversed_ids = uow.repo.replace_active_entries(org_id, won, books.closed_periods)
         reversals = [
             NewEntry(reversal_of(entry, books.closed_periods), versions[entry.draft.document_id])
@@ -101,6 +119,7 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
         uow.queue.postpone(org_id, postponed, delays)
         uow.commit()
     result.posted = won
+    result.latencies = list(latencies.values())
     handled = set(won) | set(result.failed) | set(result.postponed)
     result.stale = [i for i in versions if i not in handled]
     return result

@@ -243,6 +243,19 @@ class QueueRepository:
         )
         return {row[0]: OrgSchedule(*row) for row in self.connection.execute(query).all()}
 
+    def oldest_pending_age_seconds(self) -> dict[str, float]:
+        """``{"high"|"normal": seconds}`` the oldest waiting document of each lane has waited
+        (read from the pending index: one row per lane)."""
+        rows = self.connection.execute(
+            text(
+                f"""
+                SELECT priority, extract(epoch FROM now() - min(ready_at))::float8
+                  FROM documents WHERE {PENDING} GROUP BY priority
+                """
+            )
+        ).all()
+        return {("high" if priority else "normal"): age for priority, age in rows}
+
     def in_flight_by_org(self) -> dict[str, tuple[int, int]]:
         """``{org: (documents, estimated cost)}`` leased and not yet posted."""
         rows = self.connection.execute(

@@ -278,19 +278,19 @@ class Repository:
         ).all()
         return [StoredDocument(*row) for row in rows]
 
-    def mark_posted(self, org_id: str, versions: dict[str, int]) -> list[str]:
+    def mark_posted(self, org_id: str, versions: dict[str, int]) -> dict[str, float]:
         """The optimistic compare-and-set: record ``posted_version = v`` for each document whose
         ``ready_version`` is still ``v`` and not yet posted. Rows are locked in id order (no
         deadlock between overlapping batches); a racing transaction waits, then re-checks and
         finds nothing to do. Returns the ids this transaction won. (``id = ANY`` keeps the
-        plan on the primary key whatever the statistics say about the unnest join.)"""
+        plan on the primary key whatever the statistics say about the unnest join.) Each won
+        id comes with the seconds since its version became due (the posting latency)."""
         if not versions:
-            return []
+            return {}
         ids = sorted(versions)
-        return list(
-            self.connection.execute(
-                text(
-                    f"""
+        rows = self.connection.execute(
+            text(
+                f"""
                     WITH wanted AS (
                         SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]))
                             AS t(id, version)
@@ -308,12 +308,13 @@ class Repository:
                         attempts = 0, lease_until = NULL, last_error = NULL
                       FROM locked
                      WHERE d.org_id = {ORG} AND d.id = locked.id
-                    RETURNING d.id
+                    RETURNING d.id,
+                              extract(epoch FROM clock_timestamp() - d.ready_at)::float8
                     """
-                ),
-                {"org_id": org_id, "ids": ids, "versions": [versions[i] for i in ids]},
-            ).scalars()
-        )
+            ),
+            {"org_id": org_id, "ids": ids, "versions": [versions[i] for i in ids]},
+        ).all()
+        return {document_id: seconds for document_id, seconds in rows}
 
     def document_states(self, org_id: str) -> list[DocumentState]:
         rows = self.connection.execute(

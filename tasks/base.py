@@ -8,6 +8,7 @@ from typing import Any
 from celery import Task
 
 from accounting.errors import PermanentError, TransientError
+from tasks import telemetry
 
 #: Version of the task payloads (see tasks.payloads); bump it when an argument changes meaning.
 PAYLOAD_SCHEMA = 2
@@ -22,6 +23,9 @@ class AccountingTask(Task):  # type: ignore[misc]
     max_retries = 5
     acks_late = True
     reject_on_worker_lost = True
+
+    def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        telemetry.record_retry(self.name)
 
 
 def require_text(name: str, value: Any, max_length: int = 128) -> str:

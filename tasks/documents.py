@@ -9,6 +9,7 @@ from typing import Any
 from accounting import posting, runtime, services
 from accounting.config import get_settings
 from accounting.errors import TransientError
+from tasks import telemetry
 from tasks.app import app
 from tasks.base import PAYLOAD_SCHEMA, AccountingTask, require_list, require_text
 from tasks.payloads import accepted_schema
@@ -73,6 +74,7 @@ def recreate(
         try:
             outcome = posting.post_documents(runtime.unit_of_work(), org_id, requested.versions)
             posted, failed = outcome.posted, outcome.failed
+            telemetry.record_posting("high", outcome)
         except Exception as exc:
             log.warning("fast path of job %s fell back to the queue: %s", self.request.id, exc)
             _hand_back(org_id, list(requested.versions))

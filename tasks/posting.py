@@ -9,6 +9,7 @@ from accounting import posting, runtime
 from accounting.errors import PermanentError, TransientError
 from accounting.scheduler import Batch
 from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
+from tasks import telemetry
 from tasks.app import app
 from tasks.base import AccountingTask
 from tasks.payloads import post_batch_message, upgrade_post_batch
@@ -34,6 +35,7 @@ def post_batch(self: AccountingTask, *args: Any, **kwargs: Any) -> dict[str, Any
         raise
     finally:
         runtime.wakeup().notify()  # the window has room again
+    telemetry.record_posting(payload.lane, result)
     return {**result.as_dict(), "lane": payload.lane, "waited_seconds": waited}
 
 

@@ -90,7 +90,7 @@ def test_of_two_sessions_racing_to_post_one_document_exactly_one_commits(
     outcomes: dict[str, posting.PostResult] = {}
     with UnitOfWork(engine) as first:
         # The first session wins the compare-and-set and holds the row lock...
-        assert first.repo.mark_posted(org, {"inv-1": 1}) == ["inv-1"]
+        assert list(first.repo.mark_posted(org, {"inv-1": 1})) == ["inv-1"]
         second = threading.Thread(
             target=lambda: outcomes.update(second=posting.post_documents(uow(), org, {"inv-1": 1}))
         )

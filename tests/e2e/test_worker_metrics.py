@@ -1,0 +1,47 @@
+"""Metrics counted by many prefork processes add up in one scrape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from accounting import demo_data, runtime, services
+from accounting.config import get_settings
+from accounting.metrics import QueueCollector
+
+from helpers import wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def posted_by_lane(uow: Any) -> dict[str, float]:
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(uow, runtime.redis_client, get_settings()))
+    return {
+        sample.labels["lane"]: sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+        if sample.name == "accounting_documents_posted_total"
+    }
+
+
+def test_documents_posted_by_two_workers_of_two_processes_each_are_all_counted(
+    workers: Any, uow: Any, org: str
+) -> None:
+    from tasks.documents import recreate
+
+    for _ in range(2):
+        workers.start("accounting.normal", concurrency=2, env={"ACCOUNTING_BATCH_SIZE": "50"})
+    workers.start("accounting.high", concurrency=1)
+    workers.wait_ready()
+    services.upsert_documents(
+        uow(), org, list(demo_data.documents(800, prefix="m")), max_documents=1000
+    )
+    runtime.wakeup().notify()
+    wait_for(lambda: services.status(uow(), org)["posted"] == 800, 120, "800 posted", workers)
+    recreate.delay(org, [demo_data.document_id("m", 0)]).get(timeout=30)  # the fast path
+    wait_for(lambda: posted_by_lane(uow).get("high") == 1, 30, "the recreate counted", workers)
+    assert posted_by_lane(uow) == {"high": 1, "normal": 800}
