@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         default=1000.0,
         gt=0,
         description="Documents/s one worker process posts, for the suggested worker count",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line, with task, org, job"
+    )
+    sentry_dsn: SecretStr | None = Field(
+        default=None, description="Report errors to Sentry (needs the sentry extra)"
     )
     matrix_cache: bool = Field(
         default=True,

@@ -6,9 +6,11 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 from accounting import runtime
+from accounting.config import get_settings
+from tasks import logs
 from tasks.dispatcher import DispatcherStep
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,13 @@ app = Celery(
 )
 app.config_from_object("celeryconfig")
 app.steps["worker"].add(DispatcherStep)
+logs.report_errors(get_settings())
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _structured_logs(logger: logging.Logger, **_: Any) -> None:
+    logs.configure(get_settings(), logger)
 
 
 @worker_process_init.connect

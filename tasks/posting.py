@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,6 +14,8 @@ from tasks import telemetry
 from tasks.app import app
 from tasks.base import AccountingTask
 from tasks.payloads import post_batch_message, upgrade_post_batch
+
+log = logging.getLogger(__name__)
 
 
 @app.task(name="accounting.post_batch", base=AccountingTask, bind=True, ignore_result=True)
@@ -36,6 +39,14 @@ def post_batch(self: AccountingTask, *args: Any, **kwargs: Any) -> dict[str, Any
     finally:
         runtime.wakeup().notify()  # the window has room again
     telemetry.record_posting(payload.lane, result)
+    for document_id, reason in result.failed.items():
+        log.warning(
+            "document %s is dead: %s", document_id, reason, extra={"document_id": document_id}
+        )
+    for document_id, error in result.postponed.items():
+        log.warning(
+            "document %s postponed: %s", document_id, error, extra={"document_id": document_id}
+        )
     return {**result.as_dict(), "lane": payload.lane, "waited_seconds": waited}
 
 
