@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     progress_retention_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,
-        description="A job's progress stream is deleted this long after its last event",
+        description="A job's progress stream is deleted this long after its last event, and "
+        "the job this long after it was made",
     )
     scaling_documents_per_worker: float = Field(
         default=1000.0,

@@ -29,6 +29,7 @@ class Reclaimed:
 @dataclass(frozen=True)
 class CleanedUp:
     progress_streams: int
+    jobs: int
     audit_runs: int
     result_keys_given_a_ttl: int
 
@@ -54,14 +55,17 @@ def clean_up(
     result_key_pattern: str,
     result_ttl_seconds: int,
 ) -> CleanedUp:
-    """Delete progress streams idle past their retention and audit runs past theirs; give task
+    """Delete progress streams idle past their retention, jobs as old, and audit runs past
+    their retention; give task
     result keys left without an expiry (``result_key_pattern``) one. Documents, dead ones
     included, are never deleted: a dead document waits for `accounting dead retry`."""
     with uow:
         audit_runs = uow.audits.delete_runs_before(settings.audit_retention_days)
+        jobs = uow.jobs.delete_before(settings.progress_retention_seconds)
         uow.commit()
     return CleanedUp(
         progress_streams=_delete_idle_streams(client, settings.progress_retention_seconds),
+        jobs=jobs,
         audit_runs=audit_runs,
         result_keys_given_a_ttl=_expire_forever_keys(
             client, result_key_pattern, result_ttl_seconds

@@ -94,6 +94,13 @@ class MetricsRecorder:
             log.warning("metrics not recorded: %s", exc)
 
 
+def recent_throughput(client: redis.Redis, lane: str) -> float:
+    """Documents per second the lane posted over the last whole minutes (0 when unknown)."""
+    minute = int(time.time() // 60)
+    keys = [_minute_key(lane, minute - n) for n in range(1, THROUGHPUT_MINUTES + 1)]
+    return sum(int(v) for v in client.mget(keys) if v) / (THROUGHPUT_MINUTES * 60)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -130,14 +137,7 @@ class QueueCollector(Collector):
                 lane: {_text(k): float(v) for k, v in client.hgetall(_latency_key(lane)).items()}
                 for lane in LANES
             }
-            minute = int(time.time() // 60)
-            recent = {
-                lane: sum(
-                    int(client.get(_minute_key(lane, minute - n)) or 0)
-                    for n in range(1, THROUGHPUT_MINUTES + 1)
-                )
-                for lane in LANES
-            }
+            recent = {lane: recent_throughput(client, lane) for lane in LANES}
         except redis.RedisError as exc:  # a scrape must not fail because Redis is down
             log.warning("metrics from Redis unavailable: %s", exc)
             return
@@ -170,7 +170,7 @@ class QueueCollector(Collector):
             labels=["lane"],
         )
         for lane in LANES:
-            throughput.add_metric([lane], recent[lane] / (THROUGHPUT_MINUTES * 60))
+            throughput.add_metric([lane], recent[lane])
         yield throughput
 
     def _latency_histogram(self, latencies: dict[str, dict[str, float]]) -> Metric:

@@ -364,3 +364,39 @@ class AuditFinding(Base):
     document_id: Mapped[str | None] = mapped_column(Text)
     entry_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class Job(Base):
+    """A request someone follows: a sync (one upsert call) or a recreate. Its id is the id of
+    the Celery task that made it."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    lane: Mapped[str] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('sync', 'recreate')", name="kind"),
+        CheckConstraint("lane IN ('high', 'normal')", name="lane"),
+    )
+
+
+class JobDocument(Base):
+    """A document version a job waits for: done once the document is posted at that version
+    or a later one, failed if that version is dead."""
+
+    __tablename__ = "job_documents"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_job_documents_document", "org_id", "document_id", "version"),)

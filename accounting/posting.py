@@ -58,6 +58,10 @@ class PostResult:
     postponed: dict[str, str] = field(default_factory=dict)
     #: Seconds from each posted version becoming due to its posting.
     latencies: list[float] = field(default_factory=list)
+    #: The jobs this posting moved on, each with its documents that failed and why (read
+    #: where they stand after the commit: a reading inside this transaction cannot see a
+    #: concurrent batch of the same job, and the job would never look done).
+    jobs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +119,9 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
         ]
         uow.repo.add_entries(org_id, reversals + new_sets)
         uow.repo.mark_failed(org_id, {i: (versions[i], r) for i, r in result.failed.items()})
+        result.jobs = _job_updates(
+            uow, org_id, due, versions, [*won, *result.failed], result.failed
+        )
         postponed = {i: (versions[i], e) for i, e in result.postponed.items()}
         uow.queue.postpone(org_id, postponed, delays)
         uow.commit()
@@ -123,6 +130,27 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
     handled = set(won) | set(result.failed) | set(result.postponed)
     result.stale = [i for i in versions if i not in handled]
     return result
+
+
+def _job_updates(
+    uow: UnitOfWork,
+    org_id: str,
+    due: list[StoredDocument],
+    versions: dict[str, int],
+    settled: list[str],
+    failed: dict[str, str],
+) -> dict[str, dict[str, str]]:
+    """The jobs waiting for a version these documents just posted or failed at: any version
+    after the one posted before (a newer version posted settles an older request too)."""
+    before = {stored.id: stored.posted_version for stored in due}
+    jobs: dict[str, dict[str, str]] = {}
+    for job_id, document_id in uow.jobs.touched(
+        org_id, {i: (before[i], versions[i]) for i in settled}
+    ):
+        failures = jobs.setdefault(job_id, {})
+        if document_id in failed:
+            failures[document_id] = failed[document_id]
+    return jobs
 
 
 def _postpone(

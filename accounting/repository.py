@@ -133,13 +133,13 @@ class Repository:
 
     def upsert_documents(
         self, org_id: str, documents: Sequence[NewDocument]
-    ) -> dict[str, UpsertOutcome]:
+    ) -> dict[str, tuple[UpsertOutcome, int | None]]:
         """Insert new documents and update changed ones (bumping ``ready_version``); say what
-        happened to each. Same content (same hash) makes no new version. A document whose
-        revision is below the stored one is ``stale`` and changes nothing; a higher revision is
-        remembered even when the content is the same. The rows travel as one JSON array (the
-        documents' JSON is spliced in as it is), so the statement's text and cost do not grow
-        with escaping or per-row parameters."""
+        happened to each, and the version of each one written. Same content (same hash) makes
+        no new version. A document whose revision is below the stored one is ``stale`` and
+        changes nothing; a higher revision is remembered even when the content is the same.
+        The rows travel as one JSON array (the documents' JSON is spliced in as it is), so the
+        statement's text and cost do not grow with escaping or per-row parameters."""
         if not documents:
             return {}
         rows = "[" + ",".join(_document_row(d) for d in documents) + "]"
@@ -183,20 +183,26 @@ class Repository:
                      WHERE (d.content_hash <> EXCLUDED.content_hash
                             OR EXCLUDED.revision > coalesce(d.revision, -1))
                        AND NOT coalesce(EXCLUDED.revision < d.revision, false)
-                    RETURNING d.id
+                    RETURNING d.id, d.ready_version
                 )
                 SELECT n.id,
                        CASE WHEN s.id IS NULL THEN 'new'
                             WHEN coalesce(n.revision < s.revision, false) THEN 'stale'
                             WHEN n.content_hash <> s.content_hash THEN 'changed'
                             ELSE 'unchanged'
-                       END
-                  FROM incoming n LEFT JOIN stored s ON s.id = n.id
+                       END,
+                       w.ready_version
+                  FROM incoming n
+                  LEFT JOIN stored s ON s.id = n.id
+                  LEFT JOIN written w ON w.id = n.id
                 """
             ),
             {"org_id": org_id, "rows": rows},
         ).all()
-        return {document_id: UpsertOutcome(outcome) for document_id, outcome in outcomes}
+        return {
+            document_id: (UpsertOutcome(outcome), version)
+            for document_id, outcome, version in outcomes
+        }
 
     def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         return set(

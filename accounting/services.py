@@ -104,10 +104,16 @@ def default_rounding_tolerance(functional_currency: str) -> Decimal:
 
 
 def upsert_documents(
-    uow: UnitOfWork, org_id: str, raw_documents: Sequence[object], *, max_documents: int
+    uow: UnitOfWork,
+    org_id: str,
+    raw_documents: Sequence[object],
+    *,
+    max_documents: int,
+    job_id: str | None = None,
 ) -> UpsertResult:
     """Validate each document on its own; store the good ones in one transaction, bumping
-    ``ready_version`` only where the content changed. Bad ones are reported, not stored."""
+    ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
+    a ``job_id`` the call is a job that waits for the new versions to be posted."""
     if len(raw_documents) > max_documents:
         raise TooManyDocuments(
             f"{len(raw_documents)} documents in one call; at most {max_documents}"
@@ -121,6 +127,9 @@ def upsert_documents(
             org_id, [new_document(d, f) for d, f in zip(documents, facts, strict=True)]
         )
         uow.matrices.record_components(org_id, {t for f in facts for t in f.used_components()})
+        if job_id is not None:
+            due = {i: v for i, (outcome, v) in outcomes.items() if outcome in NEW_WORK and v}
+            uow.jobs.create(job_id, org_id, kind="sync", lane="normal", versions=due)
         uow.commit()
     lists = {
         UpsertOutcome.NEW: result.changed,
@@ -129,8 +138,11 @@ def upsert_documents(
         UpsertOutcome.STALE: result.stale,
     }
     for document in documents:
-        lists[outcomes[document.id]].append(document.id)
+        lists[outcomes[document.id][0]].append(document.id)
     return result
+
+
+NEW_WORK = (UpsertOutcome.NEW, UpsertOutcome.CHANGED)
 
 
 def request_recreate(
@@ -140,10 +152,13 @@ def request_recreate(
     *,
     hold_seconds: float | None,
     high_lane: bool = True,
+    job_id: str | None = None,
+    requested_by: str | None = None,
 ) -> RecreateResult:
     """Make a new version of each document, due on the high lane (or, for a FIFO baseline,
     the normal one). With ``hold_seconds`` the caller means to post them itself (the fast
-    path); the dispatcher waits that long first."""
+    path); the dispatcher waits that long first. With a ``job_id`` the request is a job that
+    waits for those versions to be posted."""
     result = RecreateResult()
     with uow:
         organization = get_organization(uow.repo, org_id)
@@ -159,6 +174,11 @@ def request_recreate(
         result.versions = uow.repo.request_recreate(
             org_id, ids, priority=HIGH if high_lane else NORMAL, lease_seconds=hold_seconds
         )
+        if job_id is not None:
+            uow.jobs.create(
+                job_id, org_id, kind="recreate", lane="high" if high_lane else "normal",
+                versions=result.versions, requested_by=requested_by,
+            )  # fmt: skip
         uow.commit()
     return result
 

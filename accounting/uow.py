@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from accounting.audit_repository import AuditRepository
 from accounting.books_repository import BooksRepository
 from accounting.errors import InvalidValue, TransientError
+from accounting.jobs_repository import JobRepository
 from accounting.matrix_repository import MatrixRepository
 from accounting.queue_repository import QueueRepository
 from accounting.report_repository import ReportRepository
@@ -47,6 +48,7 @@ class UnitOfWork:
         self.queue = QueueRepository(self.connection)
         self.reports = ReportRepository(self.connection)
         self.audits = AuditRepository(self.connection)
+        self.jobs = JobRepository(self.connection)
         self._after_commit = []
         return self
 

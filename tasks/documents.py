@@ -9,7 +9,7 @@ from typing import Any
 from accounting import posting, runtime, services
 from accounting.config import get_settings
 from accounting.errors import TransientError
-from tasks import telemetry
+from tasks import progress_events, telemetry
 from tasks.app import app
 from tasks.base import PAYLOAD_SCHEMA, AccountingTask, require_list, require_text
 from tasks.payloads import accepted_schema
@@ -22,22 +22,32 @@ def upsert_documents(
     self: AccountingTask, org_id: str, documents: list[Any], schema: int = 1
 ) -> dict[str, Any]:
     """Create or update documents; changed ones become pending and are posted by the workers.
+    The call is a job (its id is this task's id) whose progress can be followed.
 
-    Returns ``{"changed": [...], "unchanged": [...], "rejected": [{document_id, field,
-    message}]}``: bad documents are reported and not stored, good ones are stored.
+    Returns ``{"job_id": ..., "changed": [...], "unchanged": [...], "stale": [...],
+    "rejected": [{document_id, field, message}]}``: bad documents are reported and not
+    stored, good ones are stored.
     """
     accepted_schema("accounting.upsert_documents", schema)
     require_text("org_id", org_id)
     require_list("documents", documents)
     settings = get_settings()
+    job_id = self.request.id
     result = services.upsert_documents(
-        runtime.unit_of_work(), org_id, documents, max_documents=settings.max_documents_per_call
+        runtime.unit_of_work(),
+        org_id,
+        documents,
+        max_documents=settings.max_documents_per_call,
+        job_id=job_id,
     )
     if result.rejected:
         log.warning("org %s: %d documents rejected", org_id, len(result.rejected))
     if result.changed:
         runtime.wakeup().notify()
-    return {"schema": PAYLOAD_SCHEMA, **result.as_dict()}
+    if job_id is not None:
+        progress_events.accepted(job_id, org_id, "sync", len(result.changed))
+        progress_events.queued(job_id)
+    return {"schema": PAYLOAD_SCHEMA, "job_id": job_id, **result.as_dict()}
 
 
 @app.task(name="accounting.recreate", base=AccountingTask, bind=True)
@@ -59,13 +69,18 @@ def recreate(
     settings = get_settings()
     fast = 0 < len(set(ids)) <= settings.fast_path_max_documents
     hold = settings.fast_path_hold_seconds if fast else None
+    job_id = self.request.id
     requested = services.request_recreate(
         runtime.unit_of_work(),
         org_id,
         ids,
         hold_seconds=hold,
         high_lane=settings.scheduling != "fifo",  # the FIFO baseline has one queue only
+        job_id=job_id,
+        requested_by=requested_by[:200] if isinstance(requested_by, str) else None,
     )
+    if job_id is not None:
+        progress_events.accepted(job_id, org_id, "recreate", len(requested.versions))
     posted: list[str] = []
     failed: dict[str, str] = {}
     if requested.paused and fast:
@@ -75,11 +90,14 @@ def recreate(
             outcome = posting.post_documents(runtime.unit_of_work(), org_id, requested.versions)
             posted, failed = outcome.posted, outcome.failed
             telemetry.record_posting("high", outcome)
+            progress_events.moved(outcome.jobs)
         except Exception as exc:
             log.warning("fast path of job %s fell back to the queue: %s", self.request.id, exc)
             _hand_back(org_id, list(requested.versions))
     if len(posted) + len(failed) < len(requested.versions):
         runtime.wakeup().notify()
+        if job_id is not None:
+            progress_events.queued(job_id)
     log.info("recreate job %s by %s: %d posted inline", self.request.id, requested_by, len(posted))
     return {
         "schema": PAYLOAD_SCHEMA,

@@ -10,7 +10,7 @@ from accounting import posting, runtime
 from accounting.errors import PermanentError, TransientError
 from accounting.scheduler import Batch
 from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
-from tasks import telemetry
+from tasks import progress_events, telemetry
 from tasks.app import app
 from tasks.base import AccountingTask
 from tasks.payloads import post_batch_message, upgrade_post_batch
@@ -39,6 +39,7 @@ def post_batch(self: AccountingTask, *args: Any, **kwargs: Any) -> dict[str, Any
     finally:
         runtime.wakeup().notify()  # the window has room again
     telemetry.record_posting(payload.lane, result)
+    progress_events.moved(result.jobs)
     for document_id, reason in result.failed.items():
         log.warning(
             "document %s is dead: %s", document_id, reason, extra={"document_id": document_id}

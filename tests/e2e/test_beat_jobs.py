@@ -41,6 +41,6 @@ def test_the_audit_and_reclaim_jobs_run_on_a_worker_and_report(
     assert report["by_check"]["pending_with_no_dispatcher"] == 1  # no dispatcher runs
     celery_app.send_task("accounting.reclaim_leases")  # ignores its result: see its effect
     cleaned = celery_app.send_task("accounting.cleanup").get(timeout=60)  # runs after it
-    assert set(cleaned) == {"progress_streams", "audit_runs", "result_keys_given_a_ttl"}
+    assert set(cleaned) == {"progress_streams", "jobs", "audit_runs", "result_keys_given_a_ttl"}
     report = celery_app.send_task("accounting.audit").get(timeout=60)
     assert report["by_check"]["lease_expired_unreclaimed"] == 0

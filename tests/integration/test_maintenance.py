@@ -82,3 +82,18 @@ def test_accounting_audit_exits_0_on_clean_books_and_1_naming_each_finding(
     dirty = CliRunner().invoke(cli, ["audit", org])
     assert dirty.exit_code == 1, dirty.output
     assert "lease_expired_unreclaimed" in dirty.output and "inv-1" in dirty.output
+
+
+def test_cleanup_deletes_jobs_older_than_the_progress_retention(
+    engine: Engine, uow: Any, org: str, redis_client: redis.Redis
+) -> None:
+    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=10, job_id="old")
+    services.upsert_documents(uow(), org, [invoice("inv-2")], max_documents=10, job_id="new")
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE jobs SET created_at = now() - interval '30 days' WHERE id = 'old'")
+        )
+    assert clean_up(uow, redis_client).jobs == 1
+    assert count(engine, "SELECT count(*) FROM jobs") == 1
+    assert count(engine, "SELECT count(*) FROM job_documents WHERE job_id = 'old'") == 0
+    assert count(engine, "SELECT count(*) FROM documents") == 2

@@ -1,0 +1,142 @@
+"""SQL of jobs: the versions each one waits for, and how far each one has got."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from accounting.models import PENDING
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job_id: str
+    org_id: str
+    kind: str
+    lane: str
+    total: int
+    posted: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.posted - self.failed
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0
+
+
+class JobRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def create(
+        self,
+        job_id: str,
+        org_id: str,
+        *,
+        kind: str,
+        lane: str,
+        versions: Mapping[str, int],
+        requested_by: str | None = None,
+    ) -> None:
+        """Record the job and the version of each document it waits for. A job id seen
+        before (the same message delivered twice) keeps what it first recorded."""
+        inserted = self.connection.execute(
+            text(
+                """
+                INSERT INTO jobs (id, org_id, kind, lane, total, requested_by)
+                VALUES (:id, :org_id, :kind, :lane, :total, :requested_by)
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+                """
+            ),
+            {
+                "id": job_id, "org_id": org_id, "kind": kind, "lane": lane,
+                "total": len(versions), "requested_by": requested_by,
+            },
+        ).one_or_none()  # fmt: skip
+        if inserted is None or not versions:
+            return
+        self.connection.execute(
+            text(
+                """
+                INSERT INTO job_documents (job_id, org_id, document_id, version)
+                SELECT :job_id, :org_id, d, v
+                  FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[])) AS u(d, v)
+                """
+            ),
+            {
+                "job_id": job_id, "org_id": org_id, "ids": list(versions),
+                "versions": list(versions.values()),
+            },
+        )  # fmt: skip
+
+    def touched(self, org_id: str, ranges: Mapping[str, tuple[int, int]]) -> list[tuple[str, str]]:
+        """(job, document) pairs a posting or failure of these documents settles: the jobs
+        waiting for a version in ``(before, now]`` of each document."""
+        if not ranges:
+            return []
+        rows = self.connection.execute(
+            text(
+                """
+                SELECT jd.job_id, jd.document_id
+                  FROM job_documents jd
+                  JOIN unnest(CAST(:ids AS text[]), CAST(:lows AS int[]), CAST(:highs AS int[]))
+                       AS r(id, low, high) ON r.id = jd.document_id
+                 WHERE jd.org_id = :org_id AND jd.version > r.low AND jd.version <= r.high
+                """
+            ),
+            {
+                "org_id": org_id,
+                "ids": list(ranges),
+                "lows": [low for low, _ in ranges.values()],
+                "highs": [high for _, high in ranges.values()],
+            },
+        ).all()
+        return [(job_id, document_id) for job_id, document_id in rows]
+
+    def progress(self, job_ids: Sequence[str]) -> dict[str, JobProgress]:
+        rows = self.connection.execute(
+            text(
+                """
+                SELECT j.id, j.org_id, j.kind, j.lane, j.total,
+                       count(*) FILTER (WHERE d.posted_version >= jd.version),
+                       count(*) FILTER (WHERE d.posted_version < jd.version
+                                          AND d.failed_version >= jd.version)
+                  FROM jobs j
+                  LEFT JOIN job_documents jd ON jd.job_id = j.id
+                  LEFT JOIN documents d ON d.org_id = jd.org_id AND d.id = jd.document_id
+                 WHERE j.id = ANY(:ids)
+                 GROUP BY j.id
+                """
+            ),
+            {"ids": list(job_ids)},
+        ).all()
+        return {row[0]: JobProgress(*row) for row in rows}
+
+    def documents_ahead(self, job_id: str) -> int | None:
+        """Documents of its lane that became due before the job and still wait: its place in
+        the queue (None for an unknown job)."""
+        return self.connection.execute(
+            text(
+                f"""
+                SELECT (SELECT count(*) FROM documents d
+                         WHERE {PENDING} AND d.priority = CASE j.lane WHEN 'high' THEN 1 ELSE 0 END
+                           AND d.ready_at < j.created_at)
+                  FROM jobs j WHERE j.id = :id
+                """
+            ),
+            {"id": job_id},
+        ).scalar_one_or_none()
+
+    def delete_before(self, seconds: float) -> int:
+        """Jobs (and the versions they waited for) created more than ``seconds`` ago."""
+        result = self.connection.execute(
+            text("DELETE FROM jobs WHERE created_at < now() - make_interval(secs => :seconds)"),
+            {"seconds": seconds},
+        )
+        return int(result.rowcount)

@@ -1,0 +1,79 @@
+"""Jobs on real Postgres: what each waits for, how a posting moves it on, its place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from accounting import jobs, posting, services
+
+from helpers import invoice
+
+
+def test_a_recreate_job_counts_its_documents_as_they_post(uow: Any, org: str) -> None:
+    services.upsert_documents(uow(), org, [invoice(f"inv-{n}") for n in range(3)], max_documents=9)
+    posting.post_documents(uow(), org, {f"inv-{n}": 1 for n in range(3)})
+    requested = services.request_recreate(
+        uow(), org, ["inv-0", "inv-1", "inv-2"], hold_seconds=None, job_id="job-1",
+        requested_by="jane",
+    )  # fmt: skip
+    progress = jobs.job_progress(uow(), "job-1")
+    assert progress is not None
+    assert (progress.kind, progress.lane, progress.total, progress.posted) == (
+        "recreate",
+        "high",
+        3,
+        0,
+    )
+
+    first = posting.post_documents(uow(), org, {"inv-0": requested.versions["inv-0"]})
+    assert first.jobs == {"job-1": {}}
+    moved = jobs.progress_of(uow(), ["job-1"])["job-1"]
+    assert (moved.posted, moved.failed, moved.pending, moved.done) == (1, 0, 2, False)
+    posting.post_documents(uow(), org, {i: requested.versions[i] for i in ("inv-1", "inv-2")})
+    assert jobs.progress_of(uow(), ["job-1"])["job-1"].done
+
+
+def test_a_sync_job_waits_for_the_versions_it_stored_and_names_what_failed(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    result = services.upsert_documents(
+        uow(), org, [invoice("inv-1"), invoice("bad-1")], max_documents=9, job_id="sync-1"
+    )
+    assert sorted(result.changed) == ["bad-1", "inv-1"]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE documents SET facts = jsonb_set(facts, '{type}', '\"mystery\"')"
+                " WHERE id = 'bad-1'"
+            )
+        )
+    outcome = posting.post_documents(uow(), org, {"inv-1": 1, "bad-1": 1})
+    assert list(outcome.jobs["sync-1"]) == ["bad-1"]  # its failure, with the reason
+    progress = jobs.progress_of(uow(), ["sync-1"])["sync-1"]
+    assert (progress.posted, progress.failed, progress.done) == (1, 1, True)
+
+
+def test_a_newer_version_posted_settles_a_job_waiting_for_an_older_one(uow: Any, org: str) -> None:
+    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=9, job_id="old")
+    services.upsert_documents(uow(), org, [invoice("inv-1", "5.00")], max_documents=9, job_id="new")
+    outcome = posting.post_documents(uow(), org, {"inv-1": 2})
+    assert set(outcome.jobs) == {"old", "new"}
+    assert all(p.done for p in jobs.progress_of(uow(), ["old", "new"]).values())
+
+
+def test_a_job_seen_twice_keeps_what_it_first_recorded(uow: Any, org: str) -> None:
+    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=9, job_id="twice")
+    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=9, job_id="twice")
+    progress = jobs.job_progress(uow(), "twice")
+    assert progress is not None and progress.total == 1
+
+
+def test_a_jobs_place_counts_the_documents_of_its_lane_due_before_it(uow: Any, org: str) -> None:
+    services.upsert_documents(uow(), org, [invoice(f"a-{n}") for n in range(4)], max_documents=9)
+    services.upsert_documents(uow(), org, [invoice("b-1")], max_documents=9, job_id="late")
+    assert jobs.documents_ahead(uow(), "late") == 4
+    assert jobs.documents_ahead(uow(), "unknown") is None
+    assert jobs.estimated_seconds(4, 1, 2.5) == 2.0
+    assert jobs.estimated_seconds(4, 1, 0.0) is None
