@@ -97,6 +97,22 @@ class ProgressStream:
         entries = self._client.xrange(stream_key(job_id), min=f"({after}", count=count) or []
         return [_event(entry_id, fields) for entry_id, fields in entries if entry_id and fields]
 
+    def follow(self, cursors: dict[str, str], block_ms: int) -> list[tuple[str, Event]]:
+        """The events after each job's cursor (its last event id), waiting up to ``block_ms``
+        for one to come; advances the cursors."""
+        if not cursors:
+            return []
+        streams: dict[Any, Any] = {stream_key(job): after for job, after in cursors.items()}
+        replies: list[Any] = self._client.xread(streams, block=block_ms, count=1000) or []  # type: ignore[assignment]
+        events = []
+        for key, entries in replies:
+            job_id = _str(key).removeprefix(STREAM_PREFIX)
+            for entry_id, fields in entries:
+                event = _event(entry_id, fields)
+                cursors[job_id] = event.id
+                events.append((job_id, event))
+        return events
+
 
 def _event(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
     text = {_str(k): _str(v) for k, v in fields.items()}

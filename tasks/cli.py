@@ -6,18 +6,20 @@ import json
 import signal
 import sys
 import threading
+import time
 from decimal import Decimal
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from accounting import migrate as migrations
 from accounting import runtime, services
 from accounting.config import get_settings
 from accounting.errors import AccountingError
-from tasks import books_commands, matrix_commands, report_commands
+from tasks import books_commands, job_commands, matrix_commands, report_commands
 from tasks.audit_commands import audit
 from tasks.bench.cli import bench
 from tasks.chaos.cli import chaos
@@ -59,22 +61,39 @@ def migrate() -> None:
 def status(
     org: Annotated[str | None, typer.Option(help="Only this organization")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C")] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between refreshes")] = 1.0,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many")] = None,
 ) -> None:
     """Documents pending per lane, in flight, posted and failed."""
-    counts = services.status(runtime.unit_of_work(), org)
     if as_json:
-        print(json.dumps(counts))
+        print(json.dumps(services.status(runtime.unit_of_work(), org)))
         return
+    if not watch:
+        console.print(_status_table(org))
+        return
+    with Live(_status_table(org), console=console, auto_refresh=False) as live:
+        refreshes = 1
+        while count is None or refreshes < count:
+            time.sleep(interval)
+            live.update(_status_table(org), refresh=True)
+            refreshes += 1
+
+
+def _status_table(org: str | None) -> Table:
+    counts = services.status(runtime.unit_of_work(), org)
     table = Table(title=f"accounting status{f' ({org})' if org else ''}")
     for name in counts:
         table.add_column(name.replace("_", " "), justify="right")
     table.add_row(*(f"{value:,}" for value in counts.values()))
-    console.print(table)
+    return table
 
 
 cli.add_typer(bench, name="bench")
 cli.command()(chaos)
 cli.command()(audit)
+cli.command()(job_commands.recreate)
+cli.command("import")(job_commands.import_documents)
 cli.add_typer(books_commands.period, name="period")
 cli.add_typer(books_commands.rates, name="rates")
 cli.command()(books_commands.rounding)
