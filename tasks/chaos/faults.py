@@ -89,8 +89,9 @@ class FaultInjector:
         first = list(self.kinds)
         self._rng.shuffle(first)
         yield from first
-        while True:
-            yield self._rng.choice(self.kinds)
+        while True:  # a kind that found nothing to hit yet goes first
+            missing = [kind for kind in self.kinds if not self.injected[kind]]
+            yield self._rng.choice(missing or self.kinds)
 
     def inject(self, kind: str) -> str | None:
         """Inject one fault; what it hit, or None when there was nothing to hit."""
