@@ -111,3 +111,11 @@ class InconsistentJournalLine(PermanentError):
 
 class InvalidValue(PermanentError):
     """A value the database cannot store or compare (a NUL character, a number too large)."""
+
+
+class UnknownJob(PermanentError):
+    """No such job in this organization."""
+
+
+class JobNotCancellable(PermanentError):
+    """The job cannot be cancelled."""

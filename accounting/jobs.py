@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounting.errors import JobNotCancellable, UnknownJob
 from accounting.jobs_repository import JobProgress
 from accounting.uow import UnitOfWork
 
@@ -27,3 +28,20 @@ def estimated_seconds(ahead: int, pending: int, documents_per_second: float) -> 
     if documents_per_second <= 0:
         return None
     return round((ahead + pending) / documents_per_second, 1)
+
+
+def cancel_job(uow: UnitOfWork, org_id: str, job_id: str) -> tuple[int, JobProgress]:
+    """Cancel what a recreate has not started: ``(documents taken back, where it stands)``.
+    A sync cannot be cancelled: its documents are stored (pause the organization instead)."""
+    with uow:
+        progress = uow.jobs.progress([job_id]).get(job_id)
+        if progress is None or progress.org_id != org_id:
+            raise UnknownJob(f"no job {job_id[:64]!r} in organization {org_id[:64]!r}")
+        if progress.kind != "recreate":
+            raise JobNotCancellable(
+                f"job {job_id!r} is a sync: its documents are stored; pause the organization"
+            )
+        taken_back = uow.jobs.cancel(job_id)
+        progress = uow.jobs.progress([job_id])[job_id]
+        uow.commit()
+    return taken_back, progress

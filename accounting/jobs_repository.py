@@ -19,10 +19,11 @@ class JobProgress:
     total: int
     posted: int
     failed: int
+    cancelled: int = 0
 
     @property
     def pending(self) -> int:
-        return self.total - self.posted - self.failed
+        return self.total - self.posted - self.failed - self.cancelled
 
     @property
     def done(self) -> bool:
@@ -104,9 +105,12 @@ class JobRepository:
             text(
                 """
                 SELECT j.id, j.org_id, j.kind, j.lane, j.total,
-                       count(*) FILTER (WHERE d.posted_version >= jd.version),
-                       count(*) FILTER (WHERE d.posted_version < jd.version
-                                          AND d.failed_version >= jd.version)
+                       count(*) FILTER (WHERE NOT jd.cancelled
+                                          AND d.posted_version >= jd.version),
+                       count(*) FILTER (WHERE NOT jd.cancelled
+                                          AND d.posted_version < jd.version
+                                          AND d.failed_version >= jd.version),
+                       count(*) FILTER (WHERE jd.cancelled)
                   FROM jobs j
                   LEFT JOIN job_documents jd ON jd.job_id = j.id
                   LEFT JOIN documents d ON d.org_id = jd.org_id AND d.id = jd.document_id
@@ -117,6 +121,43 @@ class JobRepository:
             {"ids": list(job_ids)},
         ).all()
         return {row[0]: JobProgress(*row) for row in rows}
+
+    def cancel(self, job_id: str) -> int:
+        """Take back a recreate's documents that have not started: pending at the job's version
+        and not in flight (a document being posted is left to finish). Each goes back to the
+        version it was at before the recreate (which may itself still wait to be posted).
+        Returns how many were taken back."""
+        return len(
+            self.connection.execute(
+                text(
+                    """
+                    WITH target AS (
+                        SELECT jd.org_id, jd.document_id, jd.version
+                          FROM job_documents jd
+                          JOIN jobs j ON j.id = jd.job_id AND j.kind = 'recreate'
+                          JOIN documents d ON d.org_id = jd.org_id AND d.id = jd.document_id
+                         WHERE jd.job_id = :job_id AND NOT jd.cancelled
+                           AND d.ready_version = jd.version
+                           AND d.posted_version < jd.version AND d.failed_version < jd.version
+                           AND (d.lease_until IS NULL OR d.lease_until < now())
+                           FOR UPDATE OF d
+                    ), taken_back AS (
+                        UPDATE documents d SET
+                            ready_version = t.version - 1,
+                            priority = 0, lease_until = NULL, attempts = 0
+                          FROM target t
+                         WHERE d.org_id = t.org_id AND d.id = t.document_id
+                        RETURNING d.id
+                    )
+                    UPDATE job_documents jd SET cancelled = true
+                      FROM taken_back b
+                     WHERE jd.job_id = :job_id AND jd.document_id = b.id
+                    RETURNING jd.document_id
+                    """
+                ),
+                {"job_id": job_id},
+            ).all()
+        )
 
     def documents_ahead(self, job_id: str) -> int | None:
         """Documents of its lane that became due before the job and still wait: its place in

@@ -398,5 +398,7 @@ class JobDocument(Base):
     org_id: Mapped[str] = mapped_column(Text)
     document_id: Mapped[str] = mapped_column(Text, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+    #: Cancelled before it started: the job no longer waits for it.
+    cancelled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     __table_args__ = (Index("ix_job_documents_document", "org_id", "document_id", "version"),)

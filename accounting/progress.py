@@ -72,7 +72,7 @@ class ProgressStream:
             progress.job_id,
             [("failed", {"document_id": i, "reason": r}) for i, r in failures.items()],
         )
-        settled = progress.posted + progress.failed
+        settled = progress.posted + progress.failed + progress.cancelled
         key, seen = stream_key(progress.job_id), _seen_key(progress.job_id)
         try:
             with self._client.pipeline() as pipe:
@@ -126,6 +126,8 @@ def _str(value: bytes | str) -> str:
 def progress_events(progress: JobProgress) -> list[tuple[str, dict[str, Any]]]:
     """Where a job stands, and ``done`` once nothing of it is pending."""
     counts = {"posted": progress.posted, "failed": progress.failed, "total": progress.total}
+    if progress.cancelled:
+        counts["cancelled"] = progress.cancelled
     events: list[tuple[str, dict[str, Any]]] = [("progress", counts)]
     if progress.done:
         events.append(("done", counts))

@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from accounting import runtime
+from accounting import jobs, runtime
 from accounting.config import get_settings
 from accounting.progress import ProgressStream
+from tasks import progress_events
 
 console = Console()
 Org = Annotated[str, typer.Argument(help="The organization")]
@@ -51,6 +52,19 @@ def recreate(
         console.print(f"[red]rejected[/] {rejection['document_id']}: {rejection['message']}")
     followed = _follow([job.id], wait)
     _report(followed, failed_before=len(rejected))
+
+
+def cancel(
+    org: Org,
+    job: Annotated[str, typer.Argument(help="The job id (a recreate's)")],
+) -> None:
+    """Cancel what a recreate has not started; documents being posted finish."""
+    taken_back, progress = jobs.cancel_job(runtime.unit_of_work(), org, job)
+    progress_events.cancelled(job, taken_back, progress)
+    console.print(
+        f"job {job}: {taken_back} documents taken back; {progress.posted} of {progress.total} "
+        f"posted, {progress.pending} still to post"
+    )
 
 
 def import_documents(

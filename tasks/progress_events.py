@@ -8,6 +8,7 @@ from typing import Any
 
 from accounting import jobs, runtime
 from accounting.config import get_settings
+from accounting.jobs_repository import JobProgress
 from accounting.metrics import recent_throughput
 from accounting.progress import ProgressStream
 
@@ -56,3 +57,9 @@ def moved(failures_by_job: dict[str, dict[str, str]]) -> None:
     stream = _stream()
     for job_id, job in progress.items():
         stream.publish_progress(job, failures_by_job[job_id])
+
+
+def cancelled(job_id: str, taken_back: int, progress: JobProgress) -> None:
+    stream = _stream()
+    stream.publish(job_id, [("cancelled", {"documents": taken_back})])
+    stream.publish_progress(progress, {})

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Text(), nullable=False),
         sa.Column("document_id", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("cancelled", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"], ["jobs.id"], name=op.f("fk_job_documents_job_id_jobs"), ondelete="CASCADE"
         ),
