@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = Field(
         default=None, description="Report errors to Sentry (needs the sentry extra)"
     )
+    api_auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long the API trusts a token it checked (revocation lag)"
+    )
     matrix_cache: bool = Field(
         default=True,
         description="Cache posting matrices (off only for the naive baseline of the benches)",

@@ -45,3 +45,12 @@ def cancel_job(uow: UnitOfWork, org_id: str, job_id: str) -> tuple[int, JobProgr
         progress = uow.jobs.progress([job_id])[job_id]
         uow.commit()
     return taken_back, progress
+
+
+def open_jobs(uow: UnitOfWork, org_id: str, limit: int = 20) -> list[tuple[JobProgress, int]]:
+    """The organization's unfinished jobs, oldest first, each with the documents ahead of it."""
+    with uow:
+        return [
+            (job, uow.jobs.documents_ahead(job.job_id) or 0)
+            for job in uow.jobs.open_jobs(org_id, limit)
+        ]

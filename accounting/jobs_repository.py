@@ -30,6 +30,19 @@ class JobProgress:
         return self.pending == 0
 
 
+#: A job and its counts; the caller adds WHERE and GROUP BY j.id.
+_PROGRESS = """
+    SELECT j.id, j.org_id, j.kind, j.lane, j.total,
+           count(*) FILTER (WHERE NOT jd.cancelled AND d.posted_version >= jd.version),
+           count(*) FILTER (WHERE NOT jd.cancelled AND d.posted_version < jd.version
+                              AND d.failed_version >= jd.version),
+           count(*) FILTER (WHERE jd.cancelled)
+      FROM jobs j
+      LEFT JOIN job_documents jd ON jd.job_id = j.id
+      LEFT JOIN documents d ON d.org_id = jd.org_id AND d.id = jd.document_id
+"""
+
+
 class JobRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -101,26 +114,30 @@ class JobRepository:
         return [(job_id, document_id) for job_id, document_id in rows]
 
     def progress(self, job_ids: Sequence[str]) -> dict[str, JobProgress]:
+        """By job id, whatever the organization: each carries its own, for callers to check."""
         rows = self.connection.execute(
-            text(
-                """
-                SELECT j.id, j.org_id, j.kind, j.lane, j.total,
-                       count(*) FILTER (WHERE NOT jd.cancelled
-                                          AND d.posted_version >= jd.version),
-                       count(*) FILTER (WHERE NOT jd.cancelled
-                                          AND d.posted_version < jd.version
-                                          AND d.failed_version >= jd.version),
-                       count(*) FILTER (WHERE jd.cancelled)
-                  FROM jobs j
-                  LEFT JOIN job_documents jd ON jd.job_id = j.id
-                  LEFT JOIN documents d ON d.org_id = jd.org_id AND d.id = jd.document_id
-                 WHERE j.id = ANY(:ids)
-                 GROUP BY j.id
-                """
-            ),
-            {"ids": list(job_ids)},
+            text(f"{_PROGRESS} WHERE j.id = ANY(:ids) GROUP BY j.id"), {"ids": list(job_ids)}
         ).all()
         return {row[0]: JobProgress(*row) for row in rows}
+
+    def open_jobs(self, org_id: str, limit: int) -> list[JobProgress]:
+        """The organization's jobs still waiting for a document, oldest first."""
+        rows = self.connection.execute(
+            text(
+                f"""
+                {_PROGRESS}
+                 WHERE j.org_id = :org_id
+                 GROUP BY j.id
+                HAVING count(*) FILTER (WHERE NOT jd.cancelled
+                                          AND d.posted_version < jd.version
+                                          AND d.failed_version < jd.version) > 0
+                 ORDER BY j.created_at
+                 LIMIT :limit
+                """
+            ),
+            {"org_id": org_id, "limit": limit},
+        ).all()
+        return [JobProgress(*row) for row in rows]
 
     def cancel(self, job_id: str) -> int:
         """Take back a recreate's documents that have not started: pending at the job's version

@@ -95,7 +95,9 @@ class ProgressStream:
 
     def read(self, job_id: str, after: str = "0", count: int = 1000) -> list[Event]:
         entries = self._client.xrange(stream_key(job_id), min=f"({after}", count=count) or []
-        return [_event(entry_id, fields) for entry_id, fields in entries if entry_id and fields]
+        return [
+            parse_event(entry_id, fields) for entry_id, fields in entries if entry_id and fields
+        ]
 
     def follow(self, cursors: dict[str, str], block_ms: int) -> list[tuple[str, Event]]:
         """The events after each job's cursor (its last event id), waiting up to ``block_ms``
@@ -108,13 +110,13 @@ class ProgressStream:
         for key, entries in replies:
             job_id = _str(key).removeprefix(STREAM_PREFIX)
             for entry_id, fields in entries:
-                event = _event(entry_id, fields)
+                event = parse_event(entry_id, fields)
                 cursors[job_id] = event.id
                 events.append((job_id, event))
         return events
 
 
-def _event(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
+def parse_event(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
     text = {_str(k): _str(v) for k, v in fields.items()}
     return Event(_str(entry_id), text["event"], json.loads(text["data"]))
 

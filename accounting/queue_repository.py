@@ -243,16 +243,18 @@ class QueueRepository:
         )
         return {row[0]: OrgSchedule(*row) for row in self.connection.execute(query).all()}
 
-    def oldest_pending_age_seconds(self) -> dict[str, float]:
-        """``{"high"|"normal": seconds}`` the oldest waiting document of each lane has waited
-        (read from the pending index: one row per lane)."""
+    def oldest_pending_age_seconds(self, org_id: str | None = None) -> dict[str, float]:
+        """``{"high"|"normal": seconds}`` the oldest waiting document of each lane has waited,
+        in one organization or all (read from the pending indexes: one row per lane)."""
+        where = "AND org_id = :org_id" if org_id is not None else ""
         rows = self.connection.execute(
             text(
                 f"""
                 SELECT priority, extract(epoch FROM now() - min(ready_at))::float8
-                  FROM documents WHERE {PENDING} GROUP BY priority
+                  FROM documents WHERE {PENDING} {where} GROUP BY priority
                 """
-            )
+            ),
+            {"org_id": org_id},
         ).all()
         return {("high" if priority else "normal"): age for priority, age in rows}
 

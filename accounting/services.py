@@ -300,6 +300,17 @@ def pending_count(uow: UnitOfWork, org_ids: Sequence[str]) -> int:
         return uow.queue.pending_count(org_ids)
 
 
+def organization(uow: UnitOfWork, org_id: str) -> OrganizationRow:
+    """The organization, or UnknownOrganization."""
+    with uow:
+        return get_organization(uow.repo, org_id)
+
+
+def oldest_pending_age_seconds(uow: UnitOfWork, org_id: str | None = None) -> dict[str, float]:
+    with uow:
+        return uow.queue.oldest_pending_age_seconds(org_id)
+
+
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
     with uow:
         return uow.queue.status_counts(org_id)

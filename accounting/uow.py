@@ -18,6 +18,7 @@ from accounting.matrix_repository import MatrixRepository
 from accounting.queue_repository import QueueRepository
 from accounting.report_repository import ReportRepository
 from accounting.repository import Repository
+from accounting.tokens_repository import TokenRepository
 
 # SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout, shutdown.
 # AC001: a period closed while a posting ran (see migration 0003); the retry plans around it.
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.reports = ReportRepository(self.connection)
         self.audits = AuditRepository(self.connection)
         self.jobs = JobRepository(self.connection)
+        self.tokens = TokenRepository(self.connection)
         self._after_commit = []
         return self
 

@@ -19,7 +19,13 @@ from accounting import migrate as migrations
 from accounting import runtime, services
 from accounting.config import get_settings
 from accounting.errors import AccountingError
-from tasks import books_commands, job_commands, matrix_commands, report_commands
+from tasks import (
+    books_commands,
+    job_commands,
+    matrix_commands,
+    report_commands,
+    token_commands,
+)
 from tasks.audit_commands import audit
 from tasks.bench.cli import bench
 from tasks.chaos.cli import chaos
@@ -89,12 +95,26 @@ def _status_table(org: str | None) -> Table:
     return table
 
 
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+) -> None:
+    """Run the HTTP service: job progress as Server-Sent Events, the queue and its controls,
+    /metrics for Prometheus, the status page, and the OpenAPI schema at /docs."""
+    import uvicorn
+
+    uvicorn.run("web.app:app", host=host, port=port, workers=workers, log_level="info")
+
+
 cli.add_typer(bench, name="bench")
 cli.command()(chaos)
 cli.command()(audit)
 cli.command()(job_commands.recreate)
 cli.command("import")(job_commands.import_documents)
 cli.command()(job_commands.cancel)
+cli.add_typer(token_commands.token, name="token")
 cli.add_typer(books_commands.period, name="period")
 cli.add_typer(books_commands.rates, name="rates")
 cli.command()(books_commands.rounding)

@@ -67,3 +67,19 @@ def test_an_unknown_organization_is_a_clear_error(uow: Any) -> None:
     result = CliRunner().invoke(cli, ["pause", "ghost"])
     assert result.exit_code != 0
     assert "ghost" in str(result.exception)
+
+
+def test_a_token_is_shown_once_listed_by_fingerprint_and_revoked(uow: Any, org: str) -> None:
+    from accounting import tokens
+
+    created = CliRunner().invoke(cli, ["token", "create", org, "--label", "status page"])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip()
+    assert tokens.organization_of(uow(), token) == org
+    listed = CliRunner().invoke(cli, ["token", "list", org])
+    assert "status page" in listed.output and token not in listed.output
+    fingerprint = tokens.list_tokens(uow(), org)[0].fingerprint
+    assert fingerprint in listed.output
+    revoked = CliRunner().invoke(cli, ["token", "revoke", org, fingerprint])
+    assert revoked.exit_code == 0, revoked.output
+    assert tokens.organization_of(uow(), token) is None

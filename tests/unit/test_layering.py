@@ -1,4 +1,5 @@
-"""The domain stays free of the queue: nothing in accounting/ imports Celery or tasks."""
+"""The domain stays free of the queue and the web: nothing in accounting/ imports Celery,
+the tasks or the HTTP service."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import accounting
 
-FORBIDDEN = ("celery", "kombu", "tasks", "celeryconfig")
+FORBIDDEN = ("celery", "kombu", "tasks", "celeryconfig", "web", "fastapi", "starlette")
 
 
 def imported_roots(path: Path) -> set[str]:

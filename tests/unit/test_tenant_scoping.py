@@ -26,7 +26,6 @@ CROSS_ORGANIZATION = {
     ("queue_repository", "vacuum_queue"): "maintenance of the whole table",
     ("queue_repository", "status_counts"): "scoped when an organization is given ({where})",
     ("queue_repository", "oldest_pending_age_seconds"): "the metrics of the whole lane",
-    ("jobs_repository", "progress"): "by job id; the job's organization is returned to check",
     ("jobs_repository", "documents_ahead"): "a job's place counts the whole shared lane",
     ("jobs_repository", "cancel"): "by job id, once jobs.cancel_job checked its organization",
 }

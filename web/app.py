@@ -1,0 +1,72 @@
+"""The ASGI application: ``uvicorn web.app:app`` (``accounting serve``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from accounting import runtime
+from accounting.audit_metrics import AuditCollector
+from accounting.config import get_settings
+from accounting.errors import (
+    AccountingError,
+    JobNotCancellable,
+    PermanentError,
+    TransientError,
+    UnknownJob,
+    UnknownOrganization,
+)
+from accounting.metrics import QueueCollector
+from web import events, routes
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="accounting-impact",
+        version="1",
+        description="Progress of accounting jobs, the queue, and its controls. Every /v1 path "
+        "needs `Authorization: Bearer <token>` (`accounting token create ORG`); a token opens "
+        "one organization.",
+    )
+    app.include_router(routes.router)
+    app.include_router(events.router)
+    app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(runtime.unit_of_work, runtime.redis_client, get_settings()))
+    registry.register(AuditCollector(runtime.unit_of_work))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        """200 when Postgres and Redis answer; 503 naming the one that does not."""
+        problems = {}
+        try:
+            runtime.engine().connect().close()
+        except Exception as exc:
+            problems["postgres"] = str(exc).splitlines()[0][:200]
+        try:
+            runtime.redis_client().ping()
+        except Exception as exc:
+            problems["redis"] = str(exc)[:200]
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
+        return JSONResponse({"ok": not problems, **problems}, status_code=code)
+
+    return app
+
+
+def _accounting_error(request: Request, exc: AccountingError) -> JSONResponse:
+    if isinstance(exc, UnknownOrganization | UnknownJob):
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    if isinstance(exc, JobNotCancellable):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    if isinstance(exc, TransientError):
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    code = 422 if isinstance(exc, PermanentError) else 500
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+app = create_app()

@@ -1,0 +1,98 @@
+"""``GET /v1/jobs/{job_id}/events``: a job's progress as Server-Sent Events, from its Redis
+Stream. Each event's id is its stream id: a browser that reconnects sends ``Last-Event-ID``
+and gets every event it missed, once, in order. The stream ends after ``done``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from accounting import jobs, runtime
+from accounting.progress import Event, parse_event, stream_key
+from web.auth import TokenOrg, not_found
+
+router = APIRouter(prefix="/v1")
+#: How long one read waits for an event before the connection gets a keep-alive comment.
+BLOCK_MS = 15_000
+#: How long a job id nobody recorded yet is given to appear before it is "not found".
+JOB_APPEARS_SECONDS = 10.0
+#: One pool per event loop: its connections belong to the loop that opened them.
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.ConnectionPool] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _redis() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = aioredis.ConnectionPool.from_url(runtime.redis_url(), max_connections=5000)
+        _pools[loop] = pool
+    return aioredis.Redis(connection_pool=pool)
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(job_id: str, request: Request, token_org: TokenOrg) -> StreamingResponse:
+    """Server-Sent Events of the job: ``accepted``, ``queued``, ``progress``, ``failed``,
+    ``cancelled``, ``done``. Send ``Last-Event-ID`` (or ``?last_event_id=``) to resume."""
+    org_id = await _job_org(job_id)
+    if org_id != token_org:
+        raise not_found()
+    after = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    return StreamingResponse(
+        _stream(job_id, after or "0", request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _job_org(job_id: str) -> str | None:
+    """The job's organization. A job asked for a moment ago may not be recorded yet (a worker
+    records it when it takes the request): wait for it a little."""
+    deadline = time.monotonic() + JOB_APPEARS_SECONDS
+    while True:
+        progress = await run_in_threadpool(jobs.job_progress, runtime.unit_of_work(), job_id)
+        if progress is not None:
+            return progress.org_id
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.1)
+
+
+async def _stream(job_id: str, after: str, request: Request) -> AsyncIterator[str]:
+    client = _redis()
+    key = stream_key(job_id)
+    cursor = after
+    try:
+        yield "retry: 1000\n\n"
+        while not await request.is_disconnected():
+            replies: list[Any] = await client.xread({key: cursor}, block=BLOCK_MS, count=500)  # type: ignore[assignment]
+            if not replies:
+                yield ": keep-alive\n\n"
+                continue
+            for _, entries in replies:
+                for entry_id, fields in entries:
+                    event = parse_event(entry_id, fields)
+                    cursor = event.id
+                    yield _frame(event)
+                    if event.type == "done":
+                        return
+    finally:
+        await client.aclose()
+
+
+def _frame(event: Event) -> str:
+    return f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event.data)}\n\n"
