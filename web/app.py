@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from accounting import runtime
@@ -19,6 +21,8 @@ from accounting.errors import (
 )
 from accounting.metrics import QueueCollector
 from web import events, routes
+
+STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 
 
 def create_app() -> FastAPI:
@@ -39,6 +43,11 @@ def create_app() -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    def status_page() -> HTMLResponse:
+        """Per-lane backlog, and a job's progress bar fed by its events."""
+        return HTMLResponse(STATUS_PAGE.read_text())
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

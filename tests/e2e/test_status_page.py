@@ -1,0 +1,119 @@
+"""The status page in headless Chromium, against a real `accounting serve`: the backlog per
+lane, a job's progress bar fed by its events, and a reconnect after the server went away that
+replays every missed event exactly once, in order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from accounting import posting, runtime, services, tokens
+from accounting.embedded import free_port
+from accounting.progress import ProgressStream
+from tasks import progress_events
+
+from helpers import invoice, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Server:
+    """`accounting serve` in a process of its own, stopped and started again on one port."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log = log_dir / "serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tasks.cli", "serve", "--port", str(self.port)],
+                env=os.environ.copy(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self._answers, 30, "the server to answer")
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(engine: Any, redis_client: Any, tmp_path: Path) -> Iterator[Server]:
+    served = Server(tmp_path)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def post_and_tell(uow: Any, org: str, ids: list[str]) -> None:
+    """What a worker does: post a batch, then tell the jobs it moved on."""
+    result = posting.post_documents(uow(), org, dict.fromkeys(ids, 1))
+    progress_events.moved(result.jobs)
+
+
+def test_the_page_shows_the_backlog_and_follows_a_job_across_a_server_restart(
+    server: Server, browser: Any, uow: Any, org: str
+) -> None:
+    ids = [f"inv-{n}" for n in range(6)]
+    services.upsert_documents(uow(), org, [invoice(i) for i in ids], max_documents=9, job_id="j1")
+    progress_events.accepted("j1", org, "sync", 6)
+    token = tokens.create_token(uow(), org)
+    page = browser.new_page()
+    page.goto(f"{server.url}/?token={token}&org={org}&job=j1")
+
+    page.wait_for_function(
+        "document.querySelector('tr[data-lane=normal] .pending').textContent == '6'"
+    )
+    page.wait_for_function("document.getElementById('bar').max == 6")
+    post_and_tell(uow, org, ids[:2])
+    page.wait_for_function("document.getElementById('bar').value == 2")
+
+    server.stop()  # the page's connection drops; what happens now, it must not miss
+    post_and_tell(uow, org, ids[2:4])
+    post_and_tell(uow, org, ids[4:])
+    server.start()
+    page.wait_for_function("document.getElementById('counts').classList.contains('done')")
+
+    assert page.inner_text("#counts") == "6 of 6 posted"
+    received = page.eval_on_selector_all("#events li", "items => items.map(i => i.dataset.id)")
+    published = [event.id for event in ProgressStream(runtime.redis_client(), 60).read("j1")]
+    assert received == published  # every event once, in order, none lost in the restart
+    assert [e.type for e in ProgressStream(runtime.redis_client(), 60).read("j1")][-1] == "done"
