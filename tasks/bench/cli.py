@@ -15,6 +15,7 @@ from tasks.bench import connections as connections_bench
 from tasks.bench import fairness as fairness_bench
 from tasks.bench import priority as priority_bench
 from tasks.bench import recreate_all as recreate_all_bench
+from tasks.bench import sse as sse_bench
 from tasks.bench import throughput as throughput_bench
 from tasks.bench.harness import MODES, bench_environment, env_items
 from tasks.bench.throughput import ORGS
@@ -251,3 +252,37 @@ def recreate_all(
         environment.console.print(
             f"{what} of {run.documents:,} documents: {run.seconds:.1f} s{rate}"
         )
+
+
+@bench.command()
+def sse(
+    clients: Annotated[int, typer.Option(min=1, help="Clients following jobs at once")] = 1000,
+    jobs: Annotated[int, typer.Option(min=1, help="Jobs they follow")] = 50,
+    documents: Annotated[int, typer.Option(min=1, help="Documents per job")] = 20,
+    spacing: Annotated[float, typer.Option(min=0, help="Seconds between rounds")] = 0.2,
+    server_workers: Annotated[int, typer.Option(min=1, help="accounting serve processes")] = 2,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delay from a posting's commit to the clients knowing it: Server-Sent Events against
+    polling GET /v1/jobs/{id} every 3 s, CLIENTS clients spread over JOBS jobs."""
+    with bench_environment(as_json) as environment:
+        runs = {
+            mode: sse_bench.run(
+                environment, mode, clients, jobs, documents, spacing, server_workers
+            )
+            for mode in ("push", "poll")
+        }
+        push, poll = runs["push"].figures(), runs["poll"].figures()
+        if as_json:
+            print(json.dumps({**push, "baseline_poll": poll}))
+            return
+        table = Table(title=f"progress delivery, {clients:,} clients over {jobs} jobs")
+        for column in ("mode", "p50 ms", "p99 ms", "max ms", "lost events", "deliveries"):
+            table.add_column(column)
+        for mode, figures in (("push (SSE)", push), ("poll every 3 s", poll)):
+            table.add_row(
+                mode, str(figures["p50_ms"]), str(figures["p99_ms"]), str(figures["max_ms"]),
+                str(figures["lost_events"]), f"{figures['deliveries']:,}",
+            )  # fmt: skip
+        environment.console.print(table)
+        environment.say(f"{clients:,} streams open in {runs['push'].connect_seconds:.1f} s")

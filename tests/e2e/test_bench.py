@@ -107,3 +107,11 @@ def test_bench_recreate_all_posts_every_document_again_once(engine: Any) -> None
     )
     assert versions == 300
     assert unbalanced_entries(engine) == 0
+
+
+def test_bench_sse_delivers_every_event_pushed_and_polled(engine: Any) -> None:
+    (figures,) = bench("sse", "--clients", "20", "--jobs", "4", "--documents", "3")
+    assert (figures["clients"], figures["lost_events"], figures["deliveries"]) == (20, 0, 60)
+    poll = figures["baseline_poll"]
+    assert (poll["lost_events"], poll["deliveries"]) == (0, 60)
+    assert 0 < figures["p99_ms"] and 0 < poll["p99_ms"]
