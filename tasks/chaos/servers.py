@@ -29,29 +29,23 @@ def _run_as() -> str | None:
 
 
 @dataclass
-class ChaosRedis:
-    """A ``redis-server`` without persistence on a fixed port; restarted empty."""
+class _Process:
+    """A server process of the run, with its log, that can be killed and started again."""
 
     directory: Path
     port: int = field(default_factory=embedded.free_port)
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
     def start(self) -> None:
+        raise NotImplementedError
+
+    def _spawn(self, command: list[str], log_name: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._log = (self.directory / "redis.log").open("ab")
-        command = [
-            _redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(self.directory),
-        ]  # fmt: skip
+        self._log = (self.directory / log_name).open("ab")
         self.process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-        _await(lambda: redis.Redis.from_url(self.url, socket_timeout=1).ping(), "Redis")
 
     def kill(self) -> None:
         if self.process is not None:
@@ -61,20 +55,34 @@ class ChaosRedis:
             self._log.close()
 
     def restart(self) -> None:
-        """SIGKILL, then start again on the same port: every key is gone."""
+        """SIGKILL (every connection drops, mid-transaction or not), then start again on the
+        same port."""
         self.kill()
         self.start()
 
 
 @dataclass
-class ChaosBouncer:
+class ChaosRedis(_Process):
+    """A ``redis-server`` without persistence: restarted, it is empty."""
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [
+            _redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+        ]  # fmt: skip
+        self._spawn(command, "redis.log")
+        _await(lambda: redis.Redis.from_url(self.url, socket_timeout=1).ping(), "Redis")
+
+
+@dataclass
+class ChaosBouncer(_Process):
     """PgBouncer in transaction mode in front of the chaos Postgres."""
 
-    directory: Path
-    postgres_socket_dir: str
-    port: int = field(default_factory=embedded.free_port)
-    process: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
+    postgres_socket_dir: str = ""
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -82,26 +90,10 @@ class ChaosBouncer:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
-        self._log = (self.directory / "pgbouncer.log").open("ab")
         user = _run_as()
-        command = ["pgbouncer", *(["-u", user] if user else []), str(config)]
-        self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        self._spawn(["pgbouncer", *(["-u", user] if user else []), str(config)], "pgbouncer.log")
         libpq = self.url("postgres").replace("+psycopg", "")
         _await(lambda: psycopg.connect(libpq, connect_timeout=2).close(), "PgBouncer")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-        if self._log is not None:
-            self._log.close()
-
-    def restart(self) -> None:
-        """SIGKILL (every client connection drops, mid-transaction or not), then start."""
-        self.kill()
-        self.start()
 
     def _write_config(self) -> Path:
         users = self.directory / "userlist.txt"
@@ -164,7 +156,9 @@ def chaos_services(data_dir: Path, *, use_bouncer: bool) -> Iterator[ChaosServic
         stack.callback(redis_server.kill)
         bouncer = None
         if use_bouncer:
-            bouncer = ChaosBouncer(data_dir / "pgbouncer", _socket_dir(direct_url))
+            bouncer = ChaosBouncer(
+                data_dir / "pgbouncer", postgres_socket_dir=_socket_dir(direct_url)
+            )
             bouncer.start()
             stack.callback(bouncer.kill)
         yield ChaosServices(data_dir / "postgres", direct_url, redis_server, bouncer)
