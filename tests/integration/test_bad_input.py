@@ -84,8 +84,9 @@ def with_value(kind: str, field: str, value: Any) -> dict[str, Any]:
 
 
 def snapshot(engine: Engine, *allowed_ids: str) -> str:
-    """A digest of every organization's documents and journal (but ``allowed_ids``), periods,
-    rates and accounts."""
+    """A digest of every organization's documents and journal (but ``allowed_ids``), closed
+    periods, rates and accounts. (Posting an accepted document opens the months it touches:
+    open period rows are not a change.)"""
     with engine.connect() as connection:
         rows = connection.execute(
             text(
@@ -98,7 +99,8 @@ def snapshot(engine: Engine, *allowed_ids: str) -> str:
         ).all()
         other = connection.execute(
             text(
-                "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM periods),"
+                "SELECT (SELECT count(*) FROM organizations),"
+                " (SELECT count(*) FROM periods WHERE status = 'closed'),"
                 " (SELECT count(*) FROM exchange_rates), (SELECT count(*) FROM accounts),"
                 " (SELECT count(*) FROM accounts WHERE active AND NOT clearing),"
                 " (SELECT count(*) FROM organizations WHERE paused)"
@@ -140,6 +142,9 @@ def upsert_task() -> Callable[..., dict[str, Any]]:
 @example(target=("invoice", "currency"), value=TEN_MB)  # so did "unknown currency"
 @example(target=("invoice", "id"), value="\u202einv")  # a bidi override passed as an id
 @example(target=("invoice", "revision"), value=2**63)  # beyond a bigint
+# Not a bug of the code: an accepted subscription opens its 12 months, and the snapshot of this
+# test counted open period rows as a change (found in a fresh clone, kept so it stays fixed).
+@example(target=("subscription_invoice", "lines.0.unit_price"), value=314)
 def test_a_hostile_field_is_rejected_naming_document_and_field_or_stored_and_posted(
     engine: Engine, uow: Any, books: str, target: tuple[str, str], value: Any
 ) -> None:
