@@ -4,8 +4,10 @@ short queries through the unit of work."""
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from kombu.exceptions import OperationalError
 
 from accounting import jobs, runtime, services
+from accounting.errors import TransientError
 from accounting.metrics import recent_throughput
 from web.auth import TokenOrg, check_org, not_found
 from web.schemas import CancelResult, JobAccepted, JobView, LaneView, QueueView, RecreateRequest
@@ -31,12 +33,15 @@ def recreate(org_id: str, body: RecreateRequest, token_org: TokenOrg) -> JobAcce
     from tasks.app import app
     from tasks.base import PAYLOAD_SCHEMA
 
-    result = app.send_task(
-        "accounting.recreate",
-        args=[org_id, body.document_ids],
-        kwargs={"requested_by": body.requested_by, "schema": PAYLOAD_SCHEMA},
-        queue="accounting.high",
-    )
+    try:
+        result = app.send_task(
+            "accounting.recreate",
+            args=[org_id, body.document_ids],
+            kwargs={"requested_by": body.requested_by, "schema": PAYLOAD_SCHEMA},
+            queue="accounting.high",
+        )
+    except OperationalError as exc:  # the broker is down: nothing was sent, try again
+        raise TransientError(f"the queue is unavailable: {exc}") from exc
     return JobAccepted(job_id=result.id)
 
 

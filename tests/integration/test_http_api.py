@@ -149,3 +149,19 @@ def test_metrics_parse_and_health_answers(api: TestClient, acme: dict[str, str],
     pending = {s.labels["lane"]: s.value for s in families["accounting_pending_documents"].samples}
     assert pending["normal"] == 1
     assert api.get("/healthz").json() == {"ok": True}
+
+
+def test_a_recreate_while_the_broker_is_down_asks_to_try_again(
+    api: TestClient, acme: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from tasks.app import app
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 111 connecting to redis: Connection refused")
+
+    monkeypatch.setattr(app, "send_task", unreachable)
+    refused = api.post("/v1/orgs/acme/recreate", headers=acme, json={"document_ids": ["i-1"]})
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert "queue is unavailable" in refused.json()["detail"]
