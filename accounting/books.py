@@ -65,13 +65,20 @@ class RateInput:
     source: str
 
 
+MAX_SOURCE_LENGTH = 200
+
+
 def set_exchange_rates(uow: UnitOfWork, org_id: str, rates: Sequence[RateInput]) -> int:
     """Store rates (a rate for a currency and date already there is corrected). All are
     checked first: one bad rate stores none."""
     with uow:
         organization = get_organization(uow.repo, org_id)
+        seen: set[tuple[str, dt.date]] = set()
         for rate in rates:
             _check_rate(rate, organization.functional_currency)
+            if (rate.currency, rate.date) in seen:  # one statement cannot write a row twice
+                raise InvalidExchangeRate(f"rate {rate.currency} {rate.date}: given twice")
+            seen.add((rate.currency, rate.date))
         stored = uow.books.set_exchange_rates(
             org_id, [(r.currency, r.date, r.rate, r.source) for r in rates]
         )
@@ -91,6 +98,10 @@ def _check_rate(rate: RateInput, functional_currency: str) -> None:
         raise InvalidExchangeRate(f"{where}: {problem}")
     if not rate.source.strip():
         raise InvalidExchangeRate(f"{where}: source must not be empty")
+    if len(rate.source) > MAX_SOURCE_LENGTH or not rate.source.isprintable():
+        raise InvalidExchangeRate(
+            f"{where}: source must be printable text of at most {MAX_SOURCE_LENGTH} characters"
+        )
 
 
 def exchange_rates(

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, Self
@@ -32,6 +33,10 @@ MAX_DECIMAL_PLACES = 18
 MAX_TERM_MONTHS = 120
 MAX_ID_LENGTH = 128
 MAX_REVISION = 2**63 - 1  # a Postgres bigint
+# Business dates: a year outside these is a typo (0026 for 2026), and a date near 9999 would
+# overflow when posting moves past a closed month or recognises a subscription's months.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
 # Exchange rates are stored with 12 decimal places: a finer rate would not be the rate used.
 MAX_RATE_PLACES = 12
 # Longer than any number the digit limits allow; refuse before Decimal parses megabytes.
@@ -158,6 +163,15 @@ def _storable_text(value: str) -> str:
     return value
 
 
+def storable(value: str) -> bool:
+    """Whether Postgres text can hold ``value``: no NUL, and valid Unicode (no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def _known_currency(value: str) -> str:
     if value not in CURRENCY_EXPONENTS:
         raise PydanticCustomError("unknown_currency", f"unknown currency {value[:16]!r}")
@@ -182,7 +196,15 @@ def _not_a_number(value: object) -> object:
     return value
 
 
-IsoDate = Annotated[dt.date, BeforeValidator(_not_a_number)]
+def _business_date(value: dt.date) -> dt.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise PydanticCustomError(
+            "date_range", f"must be between {EARLIEST_DATE} and {LATEST_DATE}"
+        )
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_not_a_number), AfterValidator(_business_date)]
 
 
 # --- documents ------------------------------------------------------------------------------
@@ -345,17 +367,18 @@ def estimated_cost(document: Document) -> int:
 
 
 def validate_documents(raw: Sequence[object]) -> tuple[list[Document], list[FieldError]]:
-    """Validate each item on its own: good documents are kept even when others fail."""
+    """Validate each item on its own: good documents are kept even when others fail. An id that
+    appears more than once in the call is rejected in every copy: which copy the caller meant
+    is not ours to guess."""
     documents: list[Document] = []
     errors: list[FieldError] = []
-    seen_ids: set[str] = set()
+    copies = Counter(_raw_id(item) for item in raw)
     for item in raw:
         document_id = _raw_id(item)
-        if document_id is not None and document_id in seen_ids:
-            errors.append(FieldError(document_id, "id", "duplicate id in this call"))
+        if document_id is not None and copies[document_id] > 1:
+            message = f"document id appears {copies[document_id]} times in this call"
+            errors.append(FieldError(document_id, "id", message))
             continue
-        if document_id is not None:
-            seen_ids.add(document_id)
         document, item_errors = _validate_one(item, document_id)
         documents.extend([document] if document is not None else [])
         errors.extend(item_errors)

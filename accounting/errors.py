@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Longest message an error carries: one that quotes a 10 MB argument is cut (it ends up in
+#: logs, task results and terminals).
+MAX_MESSAGE_LENGTH = 1000
+
 
 class AccountingError(Exception):
     """An accounting-impact error."""
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or "").strip())
+        super().__init__(shortened(message or (self.__doc__ or "").strip()))
+
+
+def shortened(message: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """``message``, or its start and how much was cut when it is longer than ``limit``."""
+    if len(message) <= limit:
+        return message
+    return f"{message[: limit - 40]}… ({len(message) - limit + 40:,} characters cut)"
 
 
 class PermanentError(AccountingError):
@@ -119,3 +130,7 @@ class UnknownJob(PermanentError):
 
 class JobNotCancellable(PermanentError):
     """The job cannot be cancelled."""
+
+
+class UnreadableFile(PermanentError):
+    """A file given to a command is not what it should be (not UTF-8, not JSON, not CSV)."""

@@ -43,8 +43,12 @@ def posting_date(day: dt.date, closed: Set[dt.date]) -> dt.date:
 def parse_period(text: str) -> dt.date:
     """``"2026-03"`` -> 2026-03-01."""
     match = _PERIOD.fullmatch(text.strip())
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
-        raise InvalidPeriod(f"invalid period {text!r}: expected YYYY-MM, e.g. 2026-03")
+    # Years as documents' dates allow: 9999-12 has no month after it to end it.
+    if match is None or not 1 <= int(match[2]) <= 12 or not 1900 <= int(match[1]) <= 2999:
+        shown = text if len(text) <= 20 else text[:20] + "…"
+        raise InvalidPeriod(
+            f"invalid period {shown!r}: expected YYYY-MM between 1900-01 and 2999-12, e.g. 2026-03"
+        )
     return dt.date(int(match[1]), int(match[2]), 1)
 
 

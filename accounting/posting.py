@@ -112,7 +112,7 @@ def post_documents(uow: UnitOfWork, org_id: str, versions: dict[str, int]) -> Po
         replaced, reversed_ids = uow.repo.replace_active_entries(org_id, won, books.closed_periods)
         reversals = [
             NewEntry(reversal_of(entry, books.closed_periods), versions[entry.draft.document_id])
-            for entry in uow.repo.posted_entries(reversed_ids)
+            for entry in uow.repo.posted_entries(org_id, reversed_ids)
         ]
         new_sets = [
             NewEntry(draft, versions[i], replaced.get(i)) for i in won for draft in entry_sets[i]

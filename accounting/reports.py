@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import Any, TextIO
 
 from accounting import beancount_format as beancount
+from accounting.documents import storable
 from accounting.errors import UnknownOrganization
 from accounting.money import MONEY_CONTEXT
 from accounting.report_rows import AccountTotals, LedgerLine, Month, OrgBooks, decimal_text
@@ -175,7 +176,7 @@ def export_beancount(uow: UnitOfWork, org_id: str, period: str | None, out: Text
 
 
 def _books(uow: UnitOfWork, org_id: str) -> OrgBooks:
-    books = uow.reports.organization(org_id)
+    books = uow.reports.organization(org_id) if storable(org_id) else None
     if books is None:
         raise UnknownOrganization(f"unknown organization {org_id!r}")
     return books

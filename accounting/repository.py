@@ -396,8 +396,8 @@ class Repository:
         replaced = {document_id: version for _, document_id, version, _ in rows}
         return replaced, sorted(entry_id for entry_id, *_, status in rows if status == "reversed")
 
-    def posted_entries(self, entry_ids: Sequence[int]) -> list[PostedEntry]:
-        """Entries with their lines, as stored."""
+    def posted_entries(self, org_id: str, entry_ids: Sequence[int]) -> list[PostedEntry]:
+        """The organization's entries among ``entry_ids``, with their lines, as stored."""
         if not entry_ids:
             return []
         entries = self.connection.execute(
@@ -410,7 +410,7 @@ class Repository:
                 JournalEntry.matrix_version,
                 JournalEntry.seq,
             )
-            .where(JournalEntry.id.in_(entry_ids))
+            .where(JournalEntry.org_id == org_id, JournalEntry.id.in_(entry_ids))
             .order_by(JournalEntry.id)
         ).all()
         lines: dict[int, list[LineDraft]] = {entry_id: [] for entry_id in entry_ids}
@@ -425,7 +425,7 @@ class Repository:
                 JournalLine.rate_source,
                 JournalLine.rate_date,
             )
-            .where(JournalLine.entry_id.in_(entry_ids))
+            .where(JournalLine.org_id == org_id, JournalLine.entry_id.in_(entry_ids))
             .order_by(JournalLine.id)
         ).all():
             entry_id, account, amount, currency, functional, rate, source, rate_date = row

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from accounting import money
@@ -15,6 +15,7 @@ from accounting.documents import (
     canonical_json,
     content_hash,
     estimated_cost,
+    storable,
     validate_documents,
 )
 from accounting.errors import (
@@ -232,6 +233,14 @@ def set_paused(uow: UnitOfWork, org_id: str, paused: bool) -> None:
         uow.commit()
 
 
+#: Limits ``set_schedule`` can remove (an organization always has a weight).
+CLEARABLE_LIMITS = ("max_in_flight", "rate_per_second")
+#: organizations.weight and max_in_flight are Postgres integers.
+MAX_SCHEDULE_INTEGER = 2**31 - 1
+#: organizations.rate_per_second is NUMERIC(12, 3).
+MAX_RATE_PER_SECOND = Decimal("999999999.999")
+
+
 def set_schedule(
     uow: UnitOfWork,
     org_id: str,
@@ -242,25 +251,43 @@ def set_schedule(
     clear: Sequence[str] = (),
 ) -> None:
     """Change an organization's share of the normal lane, its in-flight cap or its rate limit
-    (``clear`` names the limits to remove)."""
+    (``clear`` names the limits to remove: ``max_in_flight`` or ``rate_per_second``)."""
+    unknown = [name for name in clear if name not in CLEARABLE_LIMITS]
+    if unknown:
+        raise InvalidSetting(
+            f"clear: {unknown[0][:40]!r} is not a limit; expected one of "
+            f"{', '.join(CLEARABLE_LIMITS)}"
+        )
     values: dict[str, Any] = {name: None for name in clear}
-    for name, value in (
-        ("weight", weight),
-        ("max_in_flight", max_in_flight),
-        ("rate_per_second", rate_per_second),
-    ):
+    for name, value in (("weight", weight), ("max_in_flight", max_in_flight)):
         if value is not None:
-            if value <= 0:
-                raise InvalidSetting(f"{name}: must be positive, got {value}")
+            if not 0 < value <= MAX_SCHEDULE_INTEGER:
+                raise InvalidSetting(f"{name}: must be 1 to {MAX_SCHEDULE_INTEGER}, got {value}")
             values[name] = value
+    if rate_per_second is not None:
+        values["rate_per_second"] = _rate_per_second(rate_per_second)
     with uow:
         get_organization(uow.repo, org_id)
         uow.queue.set_schedule(org_id, **values)
         uow.commit()
 
 
+def _rate_per_second(rate: Decimal) -> Decimal:
+    # Checked here: NaN compares with an exception, and a rate finer than the column's three
+    # places would be stored as zero.
+    if not rate.is_finite() or not 0 < rate <= MAX_RATE_PER_SECOND:
+        raise InvalidSetting(
+            f"rate_per_second: must be above 0 and at most {MAX_RATE_PER_SECOND}, got {rate}"
+        )
+    if rate != rate.quantize(Decimal("0.001"), rounding=ROUND_DOWN):
+        raise InvalidSetting(f"rate_per_second: at most 3 decimal places, got {rate}")
+    return rate
+
+
 def dead_documents(uow: UnitOfWork, org_id: str | None, limit: int = 100) -> list[DeadDocument]:
     with uow:
+        if org_id is not None:
+            get_organization(uow.repo, org_id)
         return uow.queue.dead_documents(org_id, limit)
 
 
@@ -313,6 +340,8 @@ def oldest_pending_age_seconds(uow: UnitOfWork, org_id: str | None = None) -> di
 
 def status(uow: UnitOfWork, org_id: str | None = None) -> dict[str, int]:
     with uow:
+        if org_id is not None:
+            get_organization(uow.repo, org_id)
         return uow.queue.status_counts(org_id)
 
 
@@ -337,7 +366,8 @@ def dispatcher_leader(uow: UnitOfWork) -> str | None:
 
 
 def get_organization(repo: Repository, org_id: str) -> OrganizationRow:
-    organization = repo.get_organization(org_id)
+    # An id Postgres cannot even hold (a NUL, an unpaired surrogate) names no organization.
+    organization = repo.get_organization(org_id) if storable(org_id) else None
     if organization is None:
         raise UnknownOrganization(f"unknown organization {org_id!r}")
     return organization

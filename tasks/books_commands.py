@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -15,7 +16,8 @@ from rich.table import Table
 
 from accounting import books, runtime
 from accounting.books import RateInput
-from accounting.errors import InvalidExchangeRate
+from accounting.errors import InvalidExchangeRate, UnreadableFile
+from tasks.input_files import read_text
 
 console = Console()
 
@@ -81,8 +83,8 @@ def rates_import(
 ) -> None:
     """Import rates from a CSV file with the header currency,date,rate,source. Every row is
     checked first: one bad row imports nothing."""
-    with file.open(newline="") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(read_text(file), newline=""), restval="")
+    try:
         missing = {"currency", "date", "rate", "source"} - set(reader.fieldnames or ())
         if missing:
             raise InvalidExchangeRate(f"{file}: missing columns {', '.join(sorted(missing))}")
@@ -90,6 +92,8 @@ def rates_import(
             _rate_input(row["currency"], row["date"], row["rate"], row["source"], f"line {n}")
             for n, row in enumerate(reader, start=2)
         ]
+    except csv.Error as exc:
+        raise UnreadableFile(f"{file}: line {reader.line_num}: not CSV: {exc}") from None
     stored = books.set_exchange_rates(runtime.unit_of_work(), org, inputs)
     console.print(f"{stored} rates stored for {org}")
 

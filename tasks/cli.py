@@ -29,8 +29,10 @@ from tasks import (
 from tasks.audit_commands import audit
 from tasks.bench.cli import bench
 from tasks.chaos.cli import chaos
+from tasks.cli_arguments import CheckedArguments
 
 cli = typer.Typer(
+    cls=CheckedArguments,
     help="accounting-impact: business documents in, balanced general-ledger entries out.",
     no_args_is_help=True,
     add_completion=False,

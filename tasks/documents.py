@@ -66,6 +66,9 @@ def recreate(
     accepted_schema("accounting.recreate", schema)
     require_text("org_id", org_id)
     ids = [require_text("document_ids[]", i) for i in require_list("document_ids", document_ids)]
+    if requested_by is not None:  # informational: cut short, but never unstorable
+        short = requested_by[:200] if isinstance(requested_by, str) else requested_by
+        requested_by = require_text("requested_by", short, max_length=200)
     settings = get_settings()
     fast = 0 < len(set(ids)) <= settings.fast_path_max_documents
     hold = settings.fast_path_hold_seconds if fast else None
@@ -77,7 +80,7 @@ def recreate(
         hold_seconds=hold,
         high_lane=settings.scheduling != "fifo",  # the FIFO baseline has one queue only
         job_id=job_id,
-        requested_by=requested_by[:200] if isinstance(requested_by, str) else None,
+        requested_by=requested_by,
     )
     if job_id is not None:
         progress_events.accepted(job_id, org_id, "recreate", len(requested.versions))

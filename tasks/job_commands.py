@@ -3,7 +3,6 @@ application would, then follow its jobs' progress events with a progress bar."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from accounting import jobs, runtime
 from accounting.config import get_settings
+from accounting.errors import UnreadableFile
 from accounting.progress import ProgressStream
 from tasks import progress_events
+from tasks.input_files import parse_json
 
 console = Console()
 Org = Annotated[str, typer.Argument(help="The organization")]
@@ -103,9 +104,9 @@ def _read_chunks(file: Path, size: int) -> tuple[list[tuple[int, str]], list[lis
             if not line.strip():
                 continue
             try:
-                document = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.append((number, f"not JSON: {exc.msg}"))
+                document = parse_json(line, f"line {number}")
+            except UnreadableFile as exc:
+                bad.append((number, str(exc).removeprefix(f"line {number}: ")))
                 continue
             if not isinstance(document, dict):
                 bad.append((number, "not a JSON object"))

@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from accounting import posting, publishing, runtime
-from accounting.errors import IncompleteMatrix, InvalidMatrix
+from accounting.errors import IncompleteMatrix
 from accounting.ledger import EntryDraft
 from accounting.matrix import PostingMatrix, matrix_from_json, matrix_to_json
+from tasks.input_files import read_json
 
 console = Console()
 
@@ -65,10 +66,7 @@ def draft_command(
 ) -> None:
     """Store FILE as the draft ({"rules": [{"document_type", "component", "group", "debit",
     "credit"}]}), replacing the draft there is."""
-    try:
-        data = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise InvalidMatrix(f"{file}: not JSON: {exc}") from None
+    data = read_json(file)
     version = publishing.save_matrix_draft(runtime.unit_of_work(), org, matrix_from_json(org, data))
     console.print(f"{org}: draft version {version} stored; `accounting matrix publish {org}`")
 
@@ -108,7 +106,7 @@ def preview(
     """The entries a document would get under a matrix version. Writes nothing."""
     if (file is None) == (document is None):
         raise typer.BadParameter("give a document FILE or --document ID (one of them)")
-    raw = json.loads(file.read_text()) if file is not None else None
+    raw = read_json(file) if file is not None else None
     drafts = posting.preview_entries(
         runtime.unit_of_work(), org, version, document=raw, document_id=document
     )

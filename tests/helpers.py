@@ -123,3 +123,40 @@ def await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("no session ever waited for the lock")
+
+
+#: Every table hostile input could reach, with the rows that count: not those of the documents
+#: the call may store (``:allowed``), nor open period rows (posting an accepted document opens
+#: the months it touches), nor document_components (an accepted document records its own).
+SNAPSHOT = {
+    "organizations": "TRUE",
+    "accounts": "TRUE",
+    "periods": "status = 'closed'",
+    "exchange_rates": "TRUE",
+    "posting_matrices": "TRUE",
+    "posting_rules": "TRUE",
+    "api_tokens": "TRUE",
+    "documents": "id <> ALL(:allowed)",
+    "journal_entries": "document_id <> ALL(:allowed)",
+    "journal_lines": "entry_id IN (SELECT id FROM journal_entries"
+    " WHERE document_id <> ALL(:allowed))",
+    "jobs": "TRUE",
+    "job_documents": "document_id <> ALL(:allowed)",
+}
+
+
+def snapshot(engine: Engine, *allowed_ids: str) -> dict[str, tuple[int, str]]:
+    """Per table, the number and a digest of its rows (every column, queue state included)."""
+    with engine.connect() as connection:
+        return {
+            table: tuple(  # type: ignore[misc]
+                connection.execute(
+                    text(
+                        f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY"
+                        f" t::text)), '') FROM {table} t WHERE {where}"
+                    ),
+                    {"allowed": list(allowed_ids)},
+                ).one()
+            )
+            for table, where in SNAPSHOT.items()
+        }

@@ -130,3 +130,46 @@ def test_closing_a_month_of_one_organization_leaves_anothers_open(
             ).all()
         )
     assert days == {A: "2026-04-01", B: "2026-03-01"}  # A's March is closed, B's open
+
+
+def test_a_batch_task_for_one_organization_naming_anothers_documents_posts_nothing_of_it(
+    engine: Engine, uow: Any, tenants: list[Any]
+) -> None:
+    from tasks.posting import post_batch
+
+    services.request_recreate(uow(), B, ["b-only", "inv-1"], hold_seconds=None)
+    before = state(engine, B)
+    result = post_batch(A, {"b-only": 2, "inv-1": 2}, schema=2, lane="normal", dispatched_at=None)
+    assert result["posted"] == 0
+    assert state(engine, B) == before
+
+
+def test_an_upsert_task_of_one_organization_with_anothers_id_makes_its_own_document(
+    engine: Engine, tenants: list[Any]
+) -> None:
+    from tasks.documents import upsert_documents
+
+    assert upsert_documents(A, [invoice("b-only", "1.00")])["changed"] == ["b-only"]
+    assert state(engine, B) == tenants
+
+
+def test_retrying_anothers_dead_document_by_id_revives_nothing(
+    uow: Any, tenants: list[Any]
+) -> None:
+    services.upsert_documents(uow(), B, [invoice("dead-b", "5.00")], max_documents=10)
+    services.abandon_pending(uow(), B, "given up")
+    result = CliRunner().invoke(cli, ["dead", "retry", "--org", A, "--document", "dead-b"])
+    assert result.exit_code == 0, result.output
+    assert "0 documents" in result.output
+    assert services.status(uow(), B)["dead"] == 1
+
+
+def test_closing_a_month_from_the_command_line_touches_only_that_organization(
+    engine: Engine, tenants: list[Any]
+) -> None:
+    result = CliRunner().invoke(cli, ["period", "close", A, "2026-03"])
+    assert result.exit_code == 0, result.output
+    with engine.connect() as connection:
+        closed = connection.execute(text("SELECT org_id FROM periods WHERE status = 'closed'"))
+        assert closed.scalars().all() == [A]
+    assert state(engine, B) == tenants

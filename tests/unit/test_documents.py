@@ -222,13 +222,14 @@ def test_empty_and_oversized_invoices_are_rejected() -> None:
     assert only_error(invoice(lines=[line()] * 5001)).field == "lines"
 
 
-def test_duplicate_ids_keep_the_first_and_reject_the_rest() -> None:
-    documents, errors = validate_documents([invoice(), invoice(), payment(id="inv-1")])
-    assert [d.id for d in documents] == ["inv-1"]
+def test_every_copy_of_a_duplicated_id_is_rejected_and_the_others_kept() -> None:
+    documents, errors = validate_documents(
+        [invoice(), invoice(), payment(id="inv-1"), payment(id="pay-1")]
+    )
+    assert [d.id for d in documents] == ["pay-1"]
     assert [(e.document_id, e.field, e.message) for e in errors] == [
-        ("inv-1", "id", "duplicate id in this call"),
-        ("inv-1", "id", "duplicate id in this call"),
-    ]
+        ("inv-1", "id", "document id appears 3 times in this call")
+    ] * 3
 
 
 def test_good_documents_are_kept_alongside_bad_ones_in_order() -> None:

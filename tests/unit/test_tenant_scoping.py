@@ -86,3 +86,33 @@ def test_every_audit_check_is_scoped_when_an_organization_is_given() -> None:
     from accounting.audit_repository import CHECKS
 
     assert all(":org_id" in sql for _, sql in CHECKS.values())
+
+
+#: The models of the tenant tables, as the repositories import them.
+TENANT_MODELS = {
+    "Document", "JournalEntry", "JournalLine", "Period", "ExchangeRate", "ExchangeRateRow",
+    "Account", "PostingRule", "PostingMatrixRow", "PostingMatrix", "DocumentComponent",
+}  # fmt: skip
+CORE = {"select", "update", "insert", "delete", "pg_insert"}
+
+
+def core_statements_without_org() -> list[tuple[str, str]]:
+    """(module, function) of every repository function that builds a SQLAlchemy core
+    statement over a tenant model and never mentions ``org_id``."""
+    found = []
+    for path in sorted(ACCOUNTING.glob("*repository.py")):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+            builds = any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in CORE
+                for c in ast.walk(function)
+            )
+            if builds and names & TENANT_MODELS and "org_id" not in ast.unparse(function):
+                found.append((path.stem, function.name))
+    return found
+
+
+def test_every_core_statement_over_tenant_data_mentions_the_organization() -> None:
+    assert core_statements_without_org() == []
