@@ -112,6 +112,10 @@ def exchange_rates(
         return uow.books.list_exchange_rates(org_id, currency, limit)
 
 
+#: Far above any rounding difference, and within the column's precision.
+MAX_TOLERANCE = Decimal(10) ** 9
+
+
 def set_rounding(
     uow: UnitOfWork, org_id: str, account: str, tolerance: Decimal | None = None
 ) -> Decimal:
@@ -121,8 +125,11 @@ def set_rounding(
         organization = get_organization(uow.repo, org_id)
         if tolerance is None:
             tolerance = default_rounding_tolerance(organization.functional_currency)
-        if not tolerance.is_finite() or tolerance < 0:
-            raise InvalidSetting(f"rounding tolerance: must not be negative, got {tolerance}")
+        if not tolerance.is_finite() or not 0 <= tolerance < MAX_TOLERANCE:
+            raise InvalidSetting(
+                f"rounding tolerance: must be at least 0 and below {MAX_TOLERANCE},"
+                f" got {str(tolerance)[:40]}"
+            )
         active = uow.books.account_active(org_id, account)
         if active is None:
             raise InvalidSetting(f"rounding account: no account {account!r} in {org_id!r}")
