@@ -6,9 +6,10 @@ from celery.schedules import crontab
 from kombu.entity import Exchange, Queue
 
 from accounting.config import get_settings
+from accounting.domain.lanes import Lane
 
-HIGH_QUEUE = "accounting.high"
-NORMAL_QUEUE = "accounting.normal"
+HIGH_QUEUE = Lane.HIGH.queue
+NORMAL_QUEUE = Lane.NORMAL.queue
 
 _redis = get_settings().redis_url or "redis://127.0.0.1:6379/0"
 

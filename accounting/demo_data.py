@@ -1,14 +1,19 @@
-"""A demo organization (chart of accounts, posting matrix) and a realistic document mix."""
+"""A demo organization (chart of accounts, posting matrix, rates) and a realistic document mix;
+``seed_organization`` sets one up (the demo, the benches, the chaos run and the tests)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from accounting.matrix import PostingMatrix, Rule
+from accounting.domain.matrix import PostingMatrix, Rule
+from accounting.services.books import RateInput, set_exchange_rates
+from accounting.services.matrices import publish_matrix
+from accounting.services.organizations import create_organization
+from accounting.store.uow import UnitOfWork
 
 ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("1000", "Bank", "asset"),
@@ -50,6 +55,24 @@ def matrix(org_id: str) -> PostingMatrix:
 USD_RATES: tuple[tuple[date, Decimal], ...] = tuple(
     (date(2026, month, 1), Decimal("0.9") + Decimal(month) / 200) for month in range(1, 13)
 )
+
+
+def seed_organization(
+    units: Callable[[], UnitOfWork],
+    org_id: str,
+    *,
+    name: str | None = None,
+    rates: bool = False,
+) -> int:
+    """Create ``org_id`` (EUR) with the demo chart and rounding account, optionally the demo's
+    USD rates, and publish the demo matrix; returns its version."""
+    create_organization(
+        units(), org_id, name or org_id, "EUR", ACCOUNTS, rounding_account=ROUNDING_ACCOUNT
+    )
+    if rates:
+        usd = [RateInput("USD", day, rate, "demo") for day, rate in USD_RATES]
+        set_exchange_rates(units(), org_id, usd)
+    return publish_matrix(units(), org_id, matrix(org_id))
 
 
 def documents(

@@ -1,19 +1,33 @@
-"""Per-process handles built from the settings: the database engine, Redis, units of work."""
+"""The composition root: this process's handles built from the settings (the database engine,
+Redis, the matrix cache) and units of work whose committed events reach Redis."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import redis
 from sqlalchemy import Engine
 
 from accounting.config import Settings, get_settings
-from accounting.db import engine_for_process
+from accounting.domain.batching import Publish
+from accounting.domain.lanes import Lane
 from accounting.errors import PermanentError
-from accounting.uow import UnitOfWork
-from accounting.wakeup import Wakeup
+from accounting.services.dispatcher import Dispatcher
+from accounting.services.effects import Effects
+from accounting.services.fast_path import FastPath
+from accounting.services.jobs import JobAnnouncer
+from accounting.store.engine import engine_for_process
+from accounting.store.uow import UnitOfWork
+from accounting.volatile.counters import recent_throughput
+from accounting.volatile.matrix_cache import MatrixCache
+from accounting.volatile.progress import ProgressStream
+from accounting.volatile.ratelimit import RateLimiter
+from accounting.volatile.wakeup import Wakeup
 
+#: Per process (a forked child builds its own): pid -> handle.
 _redis_clients: dict[tuple[int, str], redis.Redis] = {}
+_matrix_caches: dict[int, MatrixCache] = {}
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -40,7 +54,24 @@ def engine(settings: Settings | None = None) -> Engine:
 
 
 def unit_of_work(settings: Settings | None = None) -> UnitOfWork:
-    return UnitOfWork(engine(settings))
+    """A unit of work whose committed events wake the dispatcher and reach job followers."""
+    settings = settings or get_settings()
+    return UnitOfWork(engine(settings), effects(settings))
+
+
+def units(settings: Settings | None = None) -> Callable[[], UnitOfWork]:
+    """A factory of :func:`unit_of_work`, for use cases that run several transactions."""
+    return lambda: unit_of_work(settings)
+
+
+def effects(settings: Settings | None = None) -> Effects:
+    settings = settings or get_settings()
+    jobs = JobAnnouncer(
+        lambda: UnitOfWork(engine(settings)),
+        lambda: progress_stream(settings),
+        lambda lane: recent_rate(lane, settings),
+    )
+    return Effects(lambda: wakeup(settings).notify(), jobs)
 
 
 def redis_client(settings: Settings | None = None) -> redis.Redis:
@@ -56,3 +87,46 @@ def redis_client(settings: Settings | None = None) -> redis.Redis:
 
 def wakeup(settings: Settings | None = None) -> Wakeup:
     return Wakeup(redis_client(settings))
+
+
+def progress_stream(settings: Settings | None = None) -> ProgressStream:
+    settings = settings or get_settings()
+    return ProgressStream(redis_client(settings), settings.progress_retention_seconds)
+
+
+def matrix_cache(settings: Settings | None = None) -> MatrixCache | None:
+    """This process's posting-matrix cache (None when ``ACCOUNTING_MATRIX_CACHE`` is off: the
+    naive baseline reads Postgres every time)."""
+    settings = settings or get_settings()
+    if not settings.matrix_cache:
+        return None
+    cache = _matrix_caches.get(os.getpid())
+    if cache is None:
+        cache = MatrixCache(lambda: redis_client(settings) if settings.redis_url else None)
+        _matrix_caches[os.getpid()] = cache
+    return cache
+
+
+def fast_path(settings: Settings | None = None) -> FastPath:
+    settings = settings or get_settings()
+    return FastPath(units(settings), settings, matrix_cache(settings))
+
+
+def dispatcher(publish: Publish, holder: str | None = None) -> Dispatcher:
+    settings = get_settings()
+    return Dispatcher(
+        units(settings),
+        publish,
+        wakeup(settings),
+        settings,
+        RateLimiter(redis_client(settings)),
+        holder=holder,
+    )
+
+
+def recent_rate(lane: Lane, settings: Settings | None = None) -> float | None:
+    """The lane's posting rate over the last minutes, or None when Redis cannot say."""
+    try:
+        return recent_throughput(redis_client(settings), lane)
+    except redis.RedisError:
+        return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from accounting.db import create_engine_for
-from accounting.models import Base
+from accounting.store.engine import create_engine_for
+from accounting.store.models import Base
 
 config = context.config
 

@@ -1,1 +1,3 @@
-"""The Celery side of accounting-impact: the app, its tasks and the dispatcher bootstep."""
+"""The processes around the product: the Celery adapter (the app, thin tasks, worker wiring,
+the producer client), the ``accounting`` command line (``tasks.cli``) and the tools that drive
+real workers (``tasks.tools``)."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from accounting import audit, maintenance, runtime
+from accounting import runtime
 from accounting.config import get_settings
+from accounting.services import audit, maintenance
 from tasks.app import app
 from tasks.base import AccountingTask
 
@@ -22,7 +23,6 @@ def reclaim_leases() -> dict[str, Any]:
     reclaimed = maintenance.reclaim_leases(runtime.unit_of_work(), get_settings())
     if reclaimed.buried or reclaimed.released:
         log.info("reclaimed leases: %s", reclaimed.as_dict())
-        runtime.wakeup().notify()
     return reclaimed.as_dict()
 
 

@@ -1,4 +1,5 @@
-"""Versions of the task payloads: which ones a worker accepts, and how an older one is read.
+"""Versions of the task payloads: which ones a worker accepts, how an older one is read, and the
+checks every task applies to its arguments.
 
 A worker accepts the current version and the one before, so messages an older release left in
 Redis still run after a deploy (deploy workers before the producers when the version is bumped).
@@ -18,17 +19,41 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from accounting.domain.lanes import Lane
+from accounting.domain.values import has_invisible_characters
 from accounting.errors import PermanentError
-from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
-from tasks.base import PAYLOAD_SCHEMA, require_text
 
+#: Version of the task payloads; bump it when an argument changes meaning.
+PAYLOAD_SCHEMA = 2
 OLDEST_ACCEPTED_SCHEMA = PAYLOAD_SCHEMA - 1
 POST_BATCH = "accounting.post_batch"
-LANES = {HIGH_QUEUE: "high", NORMAL_QUEUE: "normal"}
 
 
 class UnsupportedPayload(PermanentError):
     """The task's payload is of a version or layout this worker does not accept."""
+
+
+def require_text(name: str, value: Any, max_length: int = 128) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise PermanentError(
+            f"{name}: must be a non-empty string of at most {max_length} characters"
+        )
+    if has_invisible_characters(value):
+        raise PermanentError(f"{name}: must not contain control or invisible characters")
+    return value
+
+
+def requested_by_text(value: Any) -> str | None:
+    """Who asked for a recreate: informational, so cut short, but never unstorable."""
+    if value is None:
+        return None
+    return require_text("requested_by", value[:200] if isinstance(value, str) else value, 200)
+
+
+def require_list(name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise PermanentError(f"{name}: must be a list, got {type(value).__name__}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -37,8 +62,8 @@ class PostBatchPayload:
 
     org_id: str
     versions: dict[str, int]
-    #: "high", "normal", or "unknown" for a version-1 message from an unknown queue.
-    lane: str
+    #: None for a version-1 message from a queue that is not a lane's.
+    lane: Lane | None
     #: When the dispatcher published it (epoch seconds); None for a version-1 message.
     dispatched_at: float | None
 
@@ -60,11 +85,10 @@ def accepted_schema(task: str, schema: Any) -> int:
 
 
 def post_batch_message(
-    org_id: str, versions: dict[str, int], *, high: bool, dispatched_at: float
+    org_id: str, versions: dict[str, int], *, lane: Lane, dispatched_at: float
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The ``(args, kwargs)`` of a ``post_batch`` message in the current version."""
-    lane = LANES[HIGH_QUEUE if high else NORMAL_QUEUE]
-    kwargs = {"schema": PAYLOAD_SCHEMA, "lane": lane, "dispatched_at": dispatched_at}
+    kwargs = {"schema": PAYLOAD_SCHEMA, "lane": str(lane), "dispatched_at": dispatched_at}
     return (org_id, versions), kwargs
 
 
@@ -78,7 +102,8 @@ def upgrade_post_batch(
     if schema == 1:
         if fields.keys() & {"lane", "dispatched_at"}:
             raise UnsupportedPayload(f"{POST_BATCH} (schema 1): lane is a version-2 field")
-        fields |= {"lane": LANES.get(routing_key or "", "unknown"), "dispatched_at": None}
+        lane = Lane.of_queue(routing_key)
+        fields |= {"lane": None if lane is None else str(lane), "dispatched_at": None}
     try:
         bound = inspect.signature(_post_batch_v2).bind(*args, **fields)
     except TypeError as exc:
@@ -92,7 +117,7 @@ def _post_batch_v2(org_id: Any, versions: Any, lane: Any, dispatched_at: Any) ->
         isinstance(k, str) and type(v) is int and v > 0 for k, v in versions.items()
     ):
         raise UnsupportedPayload(f"{POST_BATCH}: versions must map document ids to versions")
-    if lane not in {*LANES.values(), "unknown"}:
+    if lane is not None and lane not in set(Lane):
         raise UnsupportedPayload(f"{POST_BATCH}: unknown lane {lane!r}")
     if dispatched_at is not None and not (
         isinstance(dispatched_at, int | float)
@@ -100,4 +125,6 @@ def _post_batch_v2(org_id: Any, versions: Any, lane: Any, dispatched_at: Any) ->
         and math.isfinite(dispatched_at)
     ):
         raise UnsupportedPayload(f"{POST_BATCH}: dispatched_at must be epoch seconds")
-    return PostBatchPayload(org_id, dict(versions), lane, dispatched_at)
+    return PostBatchPayload(
+        org_id, dict(versions), None if lane is None else Lane(lane), dispatched_at
+    )

@@ -15,16 +15,16 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from accounting import demo_data, embedded, migrate, publishing, services
+from accounting import demo_data, embedded
 from accounting.config import Settings, get_settings
-from accounting.db import create_engine_for
-from accounting.uow import UnitOfWork
+from accounting.store import migrate
+from accounting.store.engine import create_engine_for
+from accounting.store.models import Base
+from accounting.store.uow import UnitOfWork
 
 IN_CI = bool(os.environ.get("CI"))
-TABLES = (
-    "journal_lines, journal_entries, documents, posting_rules, posting_matrices, accounts, "
-    "organizations, dispatcher_leases, audit_findings, audit_runs"
-)
+#: Every table, emptied before each test that asks for the database (alembic's own aside).
+TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 
 _stack = ExitStack()
 
@@ -118,15 +118,7 @@ def make_org(uow: Any) -> Any:
     """``make_org(id)``: a demo organization (EUR) with its chart and a published matrix."""
 
     def make(org_id: str) -> str:
-        services.create_organization(
-            uow(),
-            org_id,
-            f"{org_id} GmbH",
-            "EUR",
-            demo_data.ACCOUNTS,
-            rounding_account=demo_data.ROUNDING_ACCOUNT,
-        )
-        publishing.publish_matrix(uow(), org_id, demo_data.matrix(org_id))
+        demo_data.seed_organization(uow, org_id, name=f"{org_id} GmbH")
         return org_id
 
     return make

@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from accounting import runtime
-from accounting.audit_metrics import AuditCollector
 from accounting.config import get_settings
 from accounting.errors import (
     AccountingError,
@@ -19,8 +18,8 @@ from accounting.errors import (
     UnknownJob,
     UnknownOrganization,
 )
-from accounting.metrics import QueueCollector
 from web import events, routes
+from web.metrics import AuditCollector, QueueCollector
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from accounting import runtime, tokens
+from accounting import runtime
 from accounting.config import get_settings
+from accounting.services import tokens
 
 
 class TokenCache:

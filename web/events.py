@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from accounting import jobs, runtime
-from accounting.progress import Event, parse_event, stream_key
+from accounting import runtime
+from accounting.services import jobs
+from accounting.volatile.progress import Event, parse_event, stream_key
 from web.auth import TokenOrg, not_found
 
 router = APIRouter(prefix="/v1")

@@ -4,13 +4,14 @@ short queries through the unit of work."""
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from kombu.exceptions import OperationalError
 
-from accounting import jobs, runtime, services
-from accounting.errors import TransientError
-from accounting.metrics import recent_throughput
+from accounting import runtime
+from accounting.domain.lanes import Lane
+from accounting.services import jobs
+from accounting.services import queue as queue_service
+from tasks import client
 from web.auth import TokenOrg, check_org, not_found
-from web.schemas import CancelResult, JobAccepted, JobView, LaneView, QueueView, RecreateRequest
+from web.schemas import CancelResult, JobAccepted, JobView, QueueView, RecreateRequest
 
 router = APIRouter(prefix="/v1")
 
@@ -31,33 +32,23 @@ def recreate(org_id: str, body: RecreateRequest, token_org: TokenOrg) -> JobAcce
     ``/v1/jobs/{job_id}/events``."""
     check_org(org_id, token_org)
     from tasks.app import app
-    from tasks.base import PAYLOAD_SCHEMA
 
-    try:
-        result = app.send_task(
-            "accounting.recreate",
-            args=[org_id, body.document_ids],
-            kwargs={"requested_by": body.requested_by, "schema": PAYLOAD_SCHEMA},
-            queue="accounting.high",
-        )
-    except OperationalError as exc:  # the broker is down: nothing was sent, try again
-        raise TransientError(f"the queue is unavailable: {exc}") from exc
-    return JobAccepted(job_id=result.id)
+    job_id = client.send_recreate(app, org_id, body.document_ids, body.requested_by)
+    return JobAccepted(job_id=job_id)
 
 
 @router.post("/orgs/{org_id}/pause", response_model=QueueView)
 def pause(org_id: str, token_org: TokenOrg) -> QueueView:
     """Stop dispatching the organization's documents (nothing is dropped)."""
     check_org(org_id, token_org)
-    services.set_paused(runtime.unit_of_work(), org_id, True)
+    queue_service.set_paused(runtime.unit_of_work(), org_id, True)
     return _queue_view(org_id)
 
 
 @router.post("/orgs/{org_id}/resume", response_model=QueueView)
 def resume(org_id: str, token_org: TokenOrg) -> QueueView:
     check_org(org_id, token_org)
-    services.set_paused(runtime.unit_of_work(), org_id, False)
-    runtime.wakeup().notify()
+    queue_service.set_paused(runtime.unit_of_work(), org_id, False)
     return _queue_view(org_id)
 
 
@@ -72,33 +63,10 @@ def job(job_id: str, token_org: TokenOrg) -> JobView:
 @router.post("/jobs/{job_id}/cancel", response_model=CancelResult)
 def cancel(job_id: str, token_org: TokenOrg) -> CancelResult:
     """Cancel what a recreate has not started; documents being posted finish."""
-    from tasks import progress_events
-
     taken_back, progress = jobs.cancel_job(runtime.unit_of_work(), token_org, job_id)
-    progress_events.cancelled(job_id, taken_back, progress)
     return CancelResult(taken_back=taken_back, job=JobView.of(progress))
 
 
 def _queue_view(org_id: str) -> QueueView:
-    organization = services.organization(runtime.unit_of_work(), org_id)
-    counts = services.status(runtime.unit_of_work(), org_id)
-    oldest = services.oldest_pending_age_seconds(runtime.unit_of_work(), org_id)
-    rates = {lane: recent_throughput(runtime.redis_client(), lane) for lane in ("high", "normal")}
-    open_jobs = [
-        JobView.of(job, ahead, jobs.estimated_seconds(ahead, job.pending, rates[job.lane]))
-        for job, ahead in jobs.open_jobs(runtime.unit_of_work(), org_id)
-    ]
-    return QueueView(
-        org_id=org_id,
-        paused=organization.paused,
-        lanes={
-            lane: LaneView(
-                pending=counts[f"pending_{lane}"], oldest_pending_seconds=oldest.get(lane, 0.0)
-            )
-            for lane in ("high", "normal")
-        },
-        in_flight=counts["in_flight"],
-        dead=counts["dead"],
-        posted=counts["posted"],
-        jobs=open_jobs,
-    )
+    rates = {lane: runtime.recent_rate(lane) for lane in Lane}
+    return QueueView.of(queue_service.queue_view(runtime.unit_of_work(), org_id, rates))

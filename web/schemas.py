@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from accounting.jobs_repository import JobProgress
+from accounting.domain.jobs import JobProgress
+from accounting.services import queue
 
 
 class JobView(BaseModel):
@@ -26,10 +27,18 @@ class JobView(BaseModel):
     @classmethod
     def of(cls, job: JobProgress, ahead: int | None = None, eta: float | None = None) -> JobView:
         return cls(
-            job_id=job.job_id, kind=job.kind, lane=job.lane, total=job.total,
-            posted=job.posted, failed=job.failed, cancelled=job.cancelled,
-            pending=job.pending, done=job.done, ahead=ahead, eta_seconds=eta,
-        )  # fmt: skip
+            job_id=job.job_id,
+            kind=job.kind,
+            lane=job.lane,
+            total=job.total,
+            posted=job.posted,
+            failed=job.failed,
+            cancelled=job.cancelled,
+            pending=job.pending,
+            done=job.done,
+            ahead=ahead,
+            eta_seconds=eta,
+        )
 
 
 class LaneView(BaseModel):
@@ -45,6 +54,24 @@ class QueueView(BaseModel):
     dead: int
     posted: int
     jobs: list[JobView]
+
+    @classmethod
+    def of(cls, view: queue.QueueView) -> QueueView:
+        return cls(
+            org_id=view.org_id,
+            paused=view.paused,
+            lanes={
+                str(lane): LaneView(
+                    pending=lane_view.pending,
+                    oldest_pending_seconds=lane_view.oldest_pending_seconds,
+                )
+                for lane, lane_view in view.lanes.items()
+            },
+            in_flight=view.in_flight,
+            dead=view.dead,
+            posted=view.posted,
+            jobs=[JobView.of(job.progress, job.ahead, job.eta_seconds) for job in view.jobs],
+        )
 
 
 DocumentId = Annotated[str, Field(min_length=1, max_length=128)]

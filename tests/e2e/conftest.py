@@ -11,8 +11,18 @@ import redis
 from sqlalchemy import Engine
 
 from accounting.config import get_settings
+from accounting.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def uow(engine: Engine) -> Any:
+    """A factory of units of work whose commits wake the dispatcher and tell job followers,
+    as the workers' and the HTTP service's do."""
+    from accounting import runtime
+
+    return lambda: UnitOfWork(engine, runtime.effects())
 
 
 @pytest.fixture
@@ -24,7 +34,7 @@ def celery_app(engine: Engine, redis_client: redis.Redis) -> Any:
 
 @pytest.fixture
 def workers(celery_app: Any, tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Any]:
-    from tasks.workers import worker_pool
+    from tasks.tools.worker_pool import worker_pool
 
     env = {"ACCOUNTING_DATABASE_URL": database_url, "ACCOUNTING_REDIS_URL": redis_url}
     with worker_pool(celery_app, env, tmp_path / "logs") as pool:

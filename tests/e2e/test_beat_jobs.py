@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from accounting import services
+from accounting.services.documents import upsert_documents
 
 from helpers import invoice
 
@@ -20,8 +20,10 @@ def test_every_scheduled_job_names_a_registered_task_and_expires_before_it_runs_
     celery_app.loader.import_default_modules()  # what a worker or beat does at start
     schedule = celery_app.conf.beat_schedule
     assert {entry["task"] for entry in schedule.values()} == {
-        "accounting.reclaim_leases", "accounting.audit", "accounting.cleanup",
-    }  # fmt: skip
+        "accounting.reclaim_leases",
+        "accounting.audit",
+        "accounting.cleanup",
+    }
     for entry in schedule.values():
         assert entry["task"] in celery_app.tasks
         assert entry["options"]["expires"] > 0
@@ -32,7 +34,7 @@ def test_the_audit_and_reclaim_jobs_run_on_a_worker_and_report(
 ) -> None:
     workers.start("accounting.normal", concurrency=1, env={"ACCOUNTING_RUN_DISPATCHER": "false"})
     workers.wait_ready()
-    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=10)
+    upsert_documents(uow(), org, [invoice("inv-1")], max_documents=10)
     with engine.begin() as connection:
         connection.execute(text("UPDATE documents SET lease_until = now() - interval '1 hour'"))
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.chaos.faults import FAULTS
-from tasks.chaos.servers import bouncer_installed
+from tasks.tools.chaos.faults import FAULTS
+from tasks.tools.chaos.servers import bouncer_installed
 
 pytestmark = pytest.mark.timeout(600)
 IN_CI = bool(os.environ.get("CI"))
@@ -25,14 +25,23 @@ def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
         pytest.fail("pgbouncer is not installed: CI must restart it during the chaos run")
     completed = subprocess.run(
         [
-            sys.executable, "-m", "tasks.cli", "chaos", "--documents", "5000",
-            "--fault-every", "2.5", "--rate", "400", "--json",
+            sys.executable,
+            "-m",
+            "tasks.cli",
+            "chaos",
+            "--documents",
+            "5000",
+            "--fault-every",
+            "2.5",
+            "--rate",
+            "400",
+            "--json",
         ],
         capture_output=True,
         text=True,
         timeout=580,
         env={**os.environ, "ACCOUNTING_DATA_DIR": str(tmp_path)},
-    )  # fmt: skip
+    )
     assert completed.stdout.strip(), completed.stderr[-4000:]
     verdict = json.loads(completed.stdout.splitlines()[-1])
     assert verdict["expected"] == 5000

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from accounting import demo_data, services
+from accounting import demo_data
+from accounting.services import documents as documents_service
+from accounting.services import queue as queue_service
 from celeryconfig import HIGH_QUEUE, NORMAL_QUEUE
 
 from helpers import (
@@ -30,11 +32,11 @@ KOMBU_UNACKED = "unacked"  # kombu's Redis hash of delivered, not yet acknowledg
 
 
 def posted(uow: Any, org: str) -> int:
-    return int(services.status(uow(), org)["posted"])
+    return int(queue_service.status(uow(), org)["posted"])
 
 
 def pending(uow: Any, org: str) -> int:
-    status = services.status(uow(), org)
+    status = queue_service.status(uow(), org)
     return int(status["pending_high"] + status["pending_normal"])
 
 
@@ -48,7 +50,7 @@ def leader(engine: Any) -> str | None:
 def store(uow: Any, org: str, n: int, prefix: str) -> list[str]:
     """Documents stored directly (no worker needed); returns their ids."""
     docs = list(demo_data.documents(n, prefix=prefix))
-    services.upsert_documents(uow(), org, docs, max_documents=n)
+    documents_service.upsert_documents(uow(), org, docs, max_documents=n)
     return [d["id"] for d in docs]
 
 
@@ -104,7 +106,7 @@ def test_a_rolling_restart_of_every_worker_during_a_run_loses_and_duplicates_not
 
     orgs = [make_org("north"), make_org("south")]
     for org in orgs:  # the run lasts ~20 s, so every restart happens while it posts
-        services.set_schedule(uow(), org, rate_per_second=Decimal(150))
+        queue_service.set_schedule(uow(), org, rate_per_second=Decimal(150))
     env = {**SLOW_RECOVERY, "ACCOUNTING_BATCH_SIZE": "50"}
     old = [workers.start(q, env=env) for q in (NORMAL_QUEUE, NORMAL_QUEUE, HIGH_QUEUE)]
     workers.wait_ready()

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from accounting import posting, services
+from accounting.services import documents as documents_service
+from accounting.services import posting
 
 from helpers import invoice, snapshot
 
@@ -20,7 +21,7 @@ def test_hostile_payloads_fail_or_are_rejected_at_once_and_are_never_retried(
 ) -> None:
     from tasks.documents import recreate, upsert_documents
 
-    services.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=10)
+    documents_service.upsert_documents(uow(), org, [invoice("inv-1")], max_documents=10)
     posting.post_documents(uow(), org, {"inv-1": 1})
     workers.start("accounting.high", concurrency=1)
     workers.start("accounting.normal", concurrency=1)
@@ -37,8 +38,11 @@ def test_hostile_payloads_fail_or_are_rejected_at_once_and_are_never_retried(
     foreign = recreate.delay(org, ["ghost", "%", "_"])
 
     assert sorted((r["document_id"][:20], r["field"]) for r in rejected) == [
-        ("'; DROP TABLE docume", "currency"), ("a\x00b", "id"), ("inv-1", "id"), ("inv-1", "id"),
-    ]  # fmt: skip
+        ("'; DROP TABLE docume", "currency"),
+        ("a\x00b", "id"),
+        ("inv-1", "id"),
+        ("inv-1", "id"),
+    ]
     assert all(len(str(r)) < 1000 for r in rejected)
     assert foreign.get(timeout=30)["requested"] == 0
     for failed, field in ((unknown_org, "org_id"), (bad_ids, "document_ids")):

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from accounting import demo_data, posting, services, tokens
+from accounting import demo_data
+from accounting.services import posting, tokens
+from accounting.services.documents import document_versions, upsert_documents
 from web.app import create_app
 
 pytestmark = pytest.mark.timeout(120)
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 def test_a_recreate_over_http_is_posted_and_followed_to_done(
     workers: Any, uow: Any, org: str
 ) -> None:
-    services.upsert_documents(uow(), org, list(demo_data.documents(2, prefix="h")), max_documents=9)
+    upsert_documents(uow(), org, list(demo_data.documents(2, prefix="h")), max_documents=9)
     ids = [demo_data.document_id("h", n) for n in range(2)]
     posting.post_documents(uow(), org, dict.fromkeys(ids, 1))
     workers.start("accounting.high", concurrency=1)
@@ -41,4 +43,4 @@ def test_a_recreate_over_http_is_posted_and_followed_to_done(
         {"job_id": job_id, "org_id": org, "kind": "recreate", "total": 2},
     )
     assert events[-1] == ("done", {"posted": 2, "failed": 0, "total": 2})
-    assert services.document_versions(uow(), org, ids) == dict.fromkeys(ids, (2, 2))
+    assert document_versions(uow(), org, ids) == dict.fromkeys(ids, (2, 2))

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from accounting import demo_data, posting, services
+from accounting import demo_data
+from accounting.services import documents as documents_service
+from accounting.services import posting
+from accounting.services import queue as queue_service
 from tasks.cli import cli
 
 pytestmark = pytest.mark.timeout(180)
@@ -25,7 +28,9 @@ def both_lanes(workers: Any) -> None:
 def test_recreate_follows_its_job_to_done_and_names_an_unknown_document(
     workers: Any, uow: Any, org: str
 ) -> None:
-    services.upsert_documents(uow(), org, list(demo_data.documents(3, prefix="d")), max_documents=9)
+    documents_service.upsert_documents(
+        uow(), org, list(demo_data.documents(3, prefix="d")), max_documents=9
+    )
     posting.post_documents(uow(), org, {demo_data.document_id("d", n): 1 for n in range(3)})
     both_lanes(workers)
     ids = [demo_data.document_id("d", n) for n in range(3)]
@@ -53,7 +58,7 @@ def test_import_sends_a_jsonl_file_in_chunks_and_reports_bad_lines_and_documents
     assert "line 9: not JSON" in result.output and "line 10: not a JSON object" in result.output
     assert f"rejected {documents[7]['id']}: currency" in result.output
     assert "119 of 119 posted, 0 failed" in result.output
-    assert services.status(uow(), org)["posted"] == 119
+    assert queue_service.status(uow(), org)["posted"] == 119
 
 
 def test_status_watch_refreshes_the_counts(uow: Any, org: str, workers: Any) -> None:

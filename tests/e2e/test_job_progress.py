@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from accounting import demo_data, posting, runtime, services
+from accounting import demo_data, runtime
 from accounting.config import get_settings
-from accounting.progress import Event, ProgressStream
+from accounting.services import documents as documents_service
+from accounting.services import posting
+from accounting.volatile.progress import Event, ProgressStream
 
 from helpers import wait_for
 
@@ -28,7 +30,9 @@ def test_a_small_recreate_goes_from_accepted_to_done_on_the_fast_path(
 ) -> None:
     from tasks.documents import recreate
 
-    services.upsert_documents(uow(), org, list(demo_data.documents(3, prefix="d")), max_documents=9)
+    documents_service.upsert_documents(
+        uow(), org, list(demo_data.documents(3, prefix="d")), max_documents=9
+    )
     posting.post_documents(uow(), org, {demo_data.document_id("d", n): 1 for n in range(3)})
     workers.start("accounting.high", concurrency=1)
     workers.wait_ready()

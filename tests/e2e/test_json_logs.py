@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from accounting import services
+from accounting.services.documents import upsert_documents
+from accounting.services.queue import status
 
 from helpers import invoice, wait_for
 
@@ -30,7 +31,7 @@ def test_worker_lines_are_json_and_name_task_org_job_and_document(
     high = workers.start("accounting.high", concurrency=1, env=env)
     normal = workers.start("accounting.normal", concurrency=1, env=env)
     workers.wait_ready()
-    services.upsert_documents(uow(), org, [invoice("inv-1"), invoice("bad-1")], max_documents=10)
+    upsert_documents(uow(), org, [invoice("inv-1"), invoice("bad-1")], max_documents=10)
     with engine.begin() as connection:  # a document that cannot be posted: no rule for it
         connection.execute(
             text(
@@ -40,7 +41,7 @@ def test_worker_lines_are_json_and_name_task_org_job_and_document(
         )
     job = recreate.delay(org, ["inv-1"], "jane")
     job.get(timeout=30)
-    wait_for(lambda: services.status(uow(), org)["dead"] == 1, 60, "bad-1 dead", workers)
+    wait_for(lambda: status(uow(), org)["dead"] == 1, 60, "bad-1 dead", workers)
 
     recreated = [
         line for line in json_lines(high) if line.get("task_name") == "accounting.recreate"

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from accounting import demo_data, services
+from accounting import demo_data
+from accounting.services.queue import status
 
 from helpers import active_entries, unbalanced_entries, wait_for
 
@@ -31,8 +32,8 @@ def test_documents_sent_with_upsert_delay_end_posted(
     docs = list(demo_data.documents(600, prefix="sync"))
     results = [upsert_documents.delay(org, docs[i : i + 200]) for i in range(0, 600, 200)]
     assert sum(len(r.get(timeout=60)["changed"]) for r in results) == 600
-    wait_for(lambda: services.status(uow(), org)["posted"] == 600, 120, "600 posted", workers)
-    assert services.status(uow(), org)["dead"] == 0
+    wait_for(lambda: status(uow(), org)["posted"] == 600, 120, "600 posted", workers)
+    assert status(uow(), org)["dead"] == 0
     assert unbalanced_entries(engine) == 0
 
 
@@ -43,18 +44,16 @@ def test_a_recreate_is_posted_by_the_high_pool_while_the_normal_pool_is_busy(
 
     high = start_both_lanes(workers)
     upsert_documents.delay(org, list(demo_data.documents(1, prefix="mine"))).get(timeout=30)
-    wait_for(
-        lambda: services.status(uow(), org)["posted"] == 1, 60, "first document posted", workers
-    )
+    wait_for(lambda: status(uow(), org)["posted"] == 1, 60, "first document posted", workers)
 
     backlog = list(demo_data.documents(4000, prefix="bulk"))
     for i in range(0, len(backlog), 1000):
         upsert_documents.delay(org, backlog[i : i + 1000])
-    wait_for(lambda: services.status(uow(), org)["posted"] > 1, 60, "the backlog draining", workers)
+    wait_for(lambda: status(uow(), org)["posted"] > 1, 60, "the backlog draining", workers)
 
     job = recreate.delay(org, ["mine-0000000"], requested_by="user@example.com")
     outcome = job.get(timeout=30)
-    still_pending = services.status(uow(), org)["pending_normal"]
+    still_pending = status(uow(), org)["pending_normal"]
 
     assert outcome["job_id"] == job.id
     assert outcome["posted"] == ["mine-0000000"]
@@ -75,7 +74,7 @@ def test_bad_documents_sent_through_the_task_are_reported_and_good_ones_posted(
     outcome = upsert_documents.delay(org, [good, bad]).get(timeout=30)
     assert outcome["changed"] == [good["id"]]
     assert [(r["document_id"], r["field"]) for r in outcome["rejected"]] == [("bad-1", "currency")]
-    wait_for(lambda: services.status(uow(), org)["posted"] == 1, 60, "the good one posted", workers)
+    wait_for(lambda: status(uow(), org)["posted"] == 1, 60, "the good one posted", workers)
 
 
 def test_a_task_for_an_unknown_organization_fails_at_once_naming_it(workers: Any, org: str) -> None:
@@ -97,7 +96,7 @@ def test_a_large_recreate_is_dispatched_on_the_high_lane_and_ends_at_the_new_ver
     high = start_both_lanes(workers)
     docs = list(demo_data.documents(30, prefix="big"))
     upsert_documents.delay(org, docs).get(timeout=30)
-    wait_for(lambda: services.status(uow(), org)["posted"] == 30, 60, "30 posted", workers)
+    wait_for(lambda: status(uow(), org)["posted"] == 30, 60, "30 posted", workers)
 
     ids = [d["id"] for d in docs[:15]]
     outcome = recreate.delay(org, ids).get(timeout=30)

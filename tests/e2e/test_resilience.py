@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import signal
+from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from accounting import demo_data, services
+from accounting import demo_data
 from accounting.config import Settings
-from accounting.scheduler import Dispatcher
-from accounting.wakeup import Wakeup
+from accounting.services import documents as documents_service
+from accounting.services import queue as queue_service
+from accounting.services.dispatcher import Dispatcher
+from accounting.volatile.wakeup import Wakeup
 
 from helpers import active_entries, assert_posted_exactly_once, count, invoice, wait_for
 
@@ -30,7 +33,7 @@ def submit(org: str, n: int, prefix: str) -> None:
 
 
 def posted(uow: Any, org: str) -> int:
-    return int(services.status(uow(), org)["posted"])
+    return int(queue_service.status(uow(), org)["posted"])
 
 
 def leader(engine: Any) -> str | None:
@@ -87,20 +90,20 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
 def test_a_poison_document_ends_dead_with_its_error_while_the_rest_of_its_batch_posts(
     workers: Any, engine: Any, uow: Any, org: str
 ) -> None:
-    services.set_paused(uow(), org, True)  # hold the batch back while the poison is planted
+    queue_service.set_paused(uow(), org, True)  # hold the batch back while the poison is planted
     docs = [invoice(f"inv-{n:02d}") for n in range(20)]
-    services.upsert_documents(uow(), org, docs, max_documents=100)
+    documents_service.upsert_documents(uow(), org, docs, max_documents=100)
     with engine.begin() as connection:
         connection.execute(
             text("UPDATE documents SET facts = '{\"type\": \"invoice\"}' WHERE id = 'inv-07'")
         )
     workers.start("accounting.normal", env=FAST_RECOVERY)
     workers.wait_ready()
-    services.set_paused(uow(), org, False)
+    queue_service.set_paused(uow(), org, False)
 
-    wait_for(lambda: services.status(uow(), org)["dead"] == 1, 90, "the poison dead", workers)
+    wait_for(lambda: queue_service.status(uow(), org)["dead"] == 1, 90, "the poison dead", workers)
     assert posted(uow, org) == 19
-    (dead,) = services.dead_documents(uow(), org)
+    (dead,) = queue_service.dead_documents(uow(), org)
     assert dead.document_id == "inv-07"
     assert dead.error is not None
     assert dead.error.startswith("gave up after 3 attempts") and "KeyError" in dead.error
@@ -112,7 +115,7 @@ def test_a_paused_organization_posts_nothing_until_resumed_then_everything(
     from tasks.documents import recreate
 
     paused, busy = make_org("paused"), make_org("busy")
-    services.set_paused(uow(), paused, True)
+    queue_service.set_paused(uow(), paused, True)
     workers.start("accounting.high")
     workers.start("accounting.normal", concurrency=2)
     workers.wait_ready()
@@ -123,10 +126,7 @@ def test_a_paused_organization_posts_nothing_until_resumed_then_everything(
     wait_for(lambda: posted(uow, busy) == 200, 60, "the other organization posted", workers)
     assert posted(uow, paused) == 0
 
-    services.set_paused(uow(), paused, False)
-    from accounting import runtime
-
-    runtime.wakeup().notify()
+    queue_service.set_paused(uow(), paused, False)
     wait_for(lambda: posted(uow, paused) == 200, 60, "the resumed organization posted", workers)
     assert active_entries(engine, paused, "p-0000000") == [2]  # the queued recreate, too
 
@@ -135,13 +135,15 @@ def test_a_document_updated_while_its_older_version_is_in_flight_ends_at_the_new
     workers: Any, engine: Any, uow: Any, org: str, redis_url: str, database_url: str
 ) -> None:
     from accounting import runtime
-    from tasks.posting import publish_batch
+    from tasks import client
+    from tasks.app import app
 
-    services.upsert_documents(uow(), org, [invoice("inv-1", "100.00")], max_documents=10)
+    documents_service.upsert_documents(uow(), org, [invoice("inv-1", "100.00")], max_documents=10)
     settings = Settings(database_url=database_url, redis_url=redis_url)
-    node = Dispatcher(engine, publish_batch, Wakeup(runtime.redis_client()), settings)
+    publish = partial(client.publish_batch, app)
+    node = Dispatcher(runtime.units(), publish, Wakeup(runtime.redis_client()), settings)
     assert node.run_once() == 1  # version 1 is in flight: in Redis, no worker yet
-    services.upsert_documents(uow(), org, [invoice("inv-1", "250.00")], max_documents=10)
+    documents_service.upsert_documents(uow(), org, [invoice("inv-1", "250.00")], max_documents=10)
     assert node.run_once() == 1  # version 2 is in flight too
 
     workers.start("accounting.normal")

@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from accounting import posting, runtime, services, tokens
+from accounting import runtime
 from accounting.embedded import free_port
-from accounting.progress import ProgressStream
-from tasks import progress_events
+from accounting.services import posting, tokens
+from accounting.services.documents import upsert_documents
+from accounting.volatile.progress import ProgressStream
 
 from helpers import invoice, wait_for
 
@@ -84,17 +85,15 @@ def browser() -> Iterator[Any]:
 
 
 def post_and_tell(uow: Any, org: str, ids: list[str]) -> None:
-    """What a worker does: post a batch, then tell the jobs it moved on."""
-    result = posting.post_documents(uow(), org, dict.fromkeys(ids, 1))
-    progress_events.moved(result.jobs)
+    """What a worker does: post a batch; its commit tells the jobs it moved on."""
+    posting.post_documents(uow(), org, dict.fromkeys(ids, 1))
 
 
 def test_the_page_shows_the_backlog_and_follows_a_job_across_a_server_restart(
     server: Server, browser: Any, uow: Any, org: str
 ) -> None:
     ids = [f"inv-{n}" for n in range(6)]
-    services.upsert_documents(uow(), org, [invoice(i) for i in ids], max_documents=9, job_id="j1")
-    progress_events.accepted("j1", org, "sync", 6)
+    upsert_documents(uow(), org, [invoice(i) for i in ids], max_documents=9, job_id="j1")
     token = tokens.create_token(uow(), org)
     page = browser.new_page()
     page.goto(f"{server.url}/?token={token}&org={org}&job=j1")

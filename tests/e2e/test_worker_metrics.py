@@ -8,9 +8,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from accounting import demo_data, runtime, services
+from accounting import demo_data, runtime
 from accounting.config import get_settings
-from accounting.metrics import QueueCollector
+from accounting.services.documents import upsert_documents
+from accounting.services.queue import status
+from web.metrics import QueueCollector
 
 from helpers import wait_for
 
@@ -37,11 +39,8 @@ def test_documents_posted_by_two_workers_of_two_processes_each_are_all_counted(
         workers.start("accounting.normal", concurrency=2, env={"ACCOUNTING_BATCH_SIZE": "50"})
     workers.start("accounting.high", concurrency=1)
     workers.wait_ready()
-    services.upsert_documents(
-        uow(), org, list(demo_data.documents(800, prefix="m")), max_documents=1000
-    )
-    runtime.wakeup().notify()
-    wait_for(lambda: services.status(uow(), org)["posted"] == 800, 120, "800 posted", workers)
+    upsert_documents(uow(), org, list(demo_data.documents(800, prefix="m")), max_documents=1000)
+    wait_for(lambda: status(uow(), org)["posted"] == 800, 120, "800 posted", workers)
     recreate.delay(org, [demo_data.document_id("m", 0)]).get(timeout=30)  # the fast path
     wait_for(lambda: posted_by_lane(uow).get("high") == 1, 30, "the recreate counted", workers)
     assert posted_by_lane(uow) == {"high": 1, "normal": 800}

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from accounting import posting, services
 from accounting.errors import AccountingError, PermanentError
+from accounting.services import documents as documents_service
+from accounting.services import posting
 from tasks.cli import cli
 
 from helpers import count, invoice, snapshot
@@ -36,11 +37,37 @@ FUZZ = settings(
 TEN_MB = "x" * 10_000_000
 #: What an attacker or a broken client sends where a string, a number or a date belongs.
 NASTY_STRINGS = [
-    "", " ", "\x00", "a\x00b", "\ud800", "\u202einv", "\u200b", "e\u0301", "\ufdfa",
-    "\U0001d7d8", "'; DROP TABLE documents; --", "%", "_", "\\", "\\x00", '"', "NaN",
-    "-NaN", "Infinity", "-inf", "1e999999", "9" * 40, "0x10", "1_000", "\uff11\uff12\uff13",
-    "\u0663", "-0", "1.", ".5", "null",
-]  # fmt: skip
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "\u202einv",
+    "\u200b",
+    "e\u0301",
+    "\ufdfa",
+    "\U0001d7d8",
+    "'; DROP TABLE documents; --",
+    "%",
+    "_",
+    "\\",
+    "\\x00",
+    '"',
+    "NaN",
+    "-NaN",
+    "Infinity",
+    "-inf",
+    "1e999999",
+    "9" * 40,
+    "0x10",
+    "1_000",
+    "\uff11\uff12\uff13",
+    "\u0663",
+    "-0",
+    "1.",
+    ".5",
+    "null",
+]
 HOSTILE = st.one_of(
     st.none(),
     st.booleans(),
@@ -64,14 +91,25 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 #: Where a hostile value goes: a top-level field, or a field of the first line.
 FIELDS = {
     "invoice": [
-        "id", "type", "date", "currency", "exchange_rate", "revision", "lines",
-        "lines.0.group", "lines.0.quantity", "lines.0.unit_price", "lines.0.tax_rate",
-        "lines.0.tax_group", "lines.0.description", "unexpected",
+        "id",
+        "type",
+        "date",
+        "currency",
+        "exchange_rate",
+        "revision",
+        "lines",
+        "lines.0.group",
+        "lines.0.quantity",
+        "lines.0.unit_price",
+        "lines.0.tax_rate",
+        "lines.0.tax_group",
+        "lines.0.description",
+        "unexpected",
     ],
     "payment": ["amount", "method", "date", "currency"],
     "payout": ["gross", "fees", "net", "group"],
     "subscription_invoice": ["service_start", "term_months", "lines.0.unit_price"],
-}  # fmt: skip
+}
 TARGETS = st.sampled_from([(kind, field) for kind, fields in FIELDS.items() for field in fields])
 
 
@@ -98,7 +136,7 @@ def books(engine: Engine, uow: Any, make_org: Any) -> str:
     """Two organizations with posted documents: what hostile input must leave alone."""
     for org_id in ("acme", "globex"):
         make_org(org_id)
-        services.upsert_documents(uow(), org_id, [invoice("inv-1")], max_documents=10)
+        documents_service.upsert_documents(uow(), org_id, [invoice("inv-1")], max_documents=10)
         posting.post_documents(uow(), org_id, {"inv-1": 1})
     return "acme"
 
@@ -340,16 +378,27 @@ HOSTILE_FILES = st.one_of(
     st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
     st.sampled_from(
         [
-            b"", b"\x00\x00", b"\xff\xfe{", bytes(range(256)), b"[" * 100_000, b'"x"', b"[1, 2]",
-            b'{"rules": [{"document_type": NaN}]}', b'{"id": "d\\u0000", "type": "invoice"}',
-            CSV_HEADER + b"USD,2026-01-01,NaN,x\n", CSV_HEADER + b"USD\x00,2026-01-01,1,x\n",
-            CSV_HEADER + b"USD,2026-01-01,1,\xff\n", CSV_HEADER + b"USD,2026-01-01,1e30,x\n",
-            CSV_HEADER + b"USD,2026-01-01\n", CSV_HEADER + b"USD,2026-01-01,1,x,extra\n",
-            CSV_HEADER + b"USD,2026-01-01,0.9,a\n" * 2, CSV_HEADER + b"USD,9999-12-31,0.9,a\n",
+            b"",
+            b"\x00\x00",
+            b"\xff\xfe{",
+            bytes(range(256)),
+            b"[" * 100_000,
+            b'"x"',
+            b"[1, 2]",
+            b'{"rules": [{"document_type": NaN}]}',
+            b'{"id": "d\\u0000", "type": "invoice"}',
+            CSV_HEADER + b"USD,2026-01-01,NaN,x\n",
+            CSV_HEADER + b"USD\x00,2026-01-01,1,x\n",
+            CSV_HEADER + b"USD,2026-01-01,1,\xff\n",
+            CSV_HEADER + b"USD,2026-01-01,1e30,x\n",
+            CSV_HEADER + b"USD,2026-01-01\n",
+            CSV_HEADER + b"USD,2026-01-01,1,x,extra\n",
+            CSV_HEADER + b"USD,2026-01-01,0.9,a\n" * 2,
+            CSV_HEADER + b"USD,9999-12-31,0.9,a\n",
             CSV_HEADER + b"USD,2026-01-01,0.9," + b"s" * 100_000 + b"\n",
         ]
     ),
-)  # fmt: skip
+)
 FILE_COMMANDS: list[tuple[list[str], tuple[str, ...]]] = [
     (["rates", "import", "acme"], ("rate", "line", "column", "csv", "utf-8", "currency")),
     (["matrix", "draft", "acme"], ("matrix", "json", "utf-8", "rule")),

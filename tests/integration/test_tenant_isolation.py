@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from accounting import books, posting, services
 from accounting.errors import UnknownDocument
+from accounting.services import books, posting
+from accounting.services import documents as documents_service
+from accounting.services import queue as queue_service
+from accounting.services import recreate as recreate_service
 from tasks.cli import cli
 
 from helpers import count, invoice
@@ -46,7 +49,7 @@ def tenants(engine: Engine, uow: Any, make_org: Any) -> list[tuple[Any, ...]]:
     for org, price in ((A, "100.00"), (B, "777.00")):
         make_org(org)
         docs = [invoice("inv-1", price)] + ([invoice("b-only", price)] if org == B else [])
-        services.upsert_documents(uow(), org, docs, max_documents=10)
+        documents_service.upsert_documents(uow(), org, docs, max_documents=10)
         posting.post_documents(uow(), org, {d["id"]: 1 for d in docs})
     return state(engine, B)
 
@@ -67,7 +70,7 @@ def test_a_recreate_by_one_organization_of_anothers_document_is_rejected(
 def test_a_batch_for_one_organization_posts_nothing_of_another(
     engine: Engine, uow: Any, tenants: list[Any]
 ) -> None:
-    services.request_recreate(uow(), B, ["b-only"], hold_seconds=None)
+    recreate_service.request_recreate(uow(), B, ["b-only"], hold_seconds=None)
     before = state(engine, B)
     result = posting.post_documents(uow(), A, {"b-only": 2})
     assert result.posted == [] and result.stale == ["b-only"]
@@ -77,7 +80,7 @@ def test_a_batch_for_one_organization_posts_nothing_of_another(
 def test_the_same_document_id_in_two_organizations_is_two_documents(
     engine: Engine, uow: Any, tenants: list[Any]
 ) -> None:
-    services.upsert_documents(uow(), A, [invoice("inv-1", "101.00")], max_documents=10)
+    documents_service.upsert_documents(uow(), A, [invoice("inv-1", "101.00")], max_documents=10)
     posting.post_documents(uow(), A, {"inv-1": 2})
     assert state(engine, B) == tenants
     assert count(engine, "SELECT count(*) FROM documents WHERE id = 'inv-1'") == 2
@@ -94,12 +97,14 @@ def test_retrying_dead_documents_of_one_organization_leaves_anothers_dead(
     engine: Engine, uow: Any, tenants: list[Any]
 ) -> None:
     for org in (A, B):
-        services.upsert_documents(uow(), org, [invoice("dead-1", "5.00")], max_documents=10)
-        services.abandon_pending(uow(), org, "given up")
+        documents_service.upsert_documents(
+            uow(), org, [invoice("dead-1", "5.00")], max_documents=10
+        )
+        queue_service.abandon_pending(uow(), org, "given up")
     result = CliRunner().invoke(cli, ["dead", "retry", "--org", A])
     assert result.exit_code == 0, result.output
-    assert services.status(uow(), A)["dead"] == 0
-    assert services.status(uow(), B)["dead"] == 1
+    assert queue_service.status(uow(), A)["dead"] == 0
+    assert queue_service.status(uow(), B)["dead"] == 1
 
 
 def test_one_organizations_reports_hold_nothing_of_another(uow: Any, tenants: list[Any]) -> None:
@@ -118,7 +123,7 @@ def test_closing_a_month_of_one_organization_leaves_anothers_open(
 ) -> None:
     books.close_period(uow(), A, "2026-03")
     for org in (A, B):
-        services.upsert_documents(uow(), org, [invoice("march", "3.00")], max_documents=10)
+        documents_service.upsert_documents(uow(), org, [invoice("march", "3.00")], max_documents=10)
         assert posting.post_documents(uow(), org, {"march": 1}).posted == ["march"]
     with engine.connect() as connection:
         days = dict(
@@ -137,7 +142,7 @@ def test_a_batch_task_for_one_organization_naming_anothers_documents_posts_nothi
 ) -> None:
     from tasks.posting import post_batch
 
-    services.request_recreate(uow(), B, ["b-only", "inv-1"], hold_seconds=None)
+    recreate_service.request_recreate(uow(), B, ["b-only", "inv-1"], hold_seconds=None)
     before = state(engine, B)
     result = post_batch(A, {"b-only": 2, "inv-1": 2}, schema=2, lane="normal", dispatched_at=None)
     assert result["posted"] == 0
@@ -156,12 +161,12 @@ def test_an_upsert_task_of_one_organization_with_anothers_id_makes_its_own_docum
 def test_retrying_anothers_dead_document_by_id_revives_nothing(
     uow: Any, tenants: list[Any]
 ) -> None:
-    services.upsert_documents(uow(), B, [invoice("dead-b", "5.00")], max_documents=10)
-    services.abandon_pending(uow(), B, "given up")
+    documents_service.upsert_documents(uow(), B, [invoice("dead-b", "5.00")], max_documents=10)
+    queue_service.abandon_pending(uow(), B, "given up")
     result = CliRunner().invoke(cli, ["dead", "retry", "--org", A, "--document", "dead-b"])
     assert result.exit_code == 0, result.output
     assert "0 documents" in result.output
-    assert services.status(uow(), B)["dead"] == 1
+    assert queue_service.status(uow(), B)["dead"] == 1
 
 
 def test_closing_a_month_from_the_command_line_touches_only_that_organization(

@@ -1,0 +1,138 @@
+"""Use cases of documents: store a sync (validated, coalesced, revision-checked), hand documents
+back to the dispatcher, and the read queries of tools and tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accounting.domain.documents import (
+    Document,
+    Rejection,
+    canonical_json,
+    content_hash,
+    estimated_cost,
+    validate_documents,
+)
+from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
+from accounting.domain.facts import PostingFacts, posting_facts
+from accounting.domain.lanes import Lane
+from accounting.errors import TooManyDocuments
+from accounting.store.documents import DocumentState, NewDocument, UpsertOutcome
+from accounting.store.uow import UnitOfWork
+
+
+@dataclass
+class UpsertResult:
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: Older than the stored revision: ignored.
+    stale: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "stale": self.stale,
+            "rejected": [error.as_dict() for error in self.rejected],
+        }
+
+
+def upsert_documents(
+    uow: UnitOfWork,
+    org_id: str,
+    raw_documents: Sequence[object],
+    *,
+    max_documents: int,
+    job_id: str | None = None,
+) -> UpsertResult:
+    """Validate each document on its own; store the good ones in one transaction, bumping
+    ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
+    a ``job_id`` the call is a job that waits for the new versions to be posted."""
+    if len(raw_documents) > max_documents:
+        raise TooManyDocuments(
+            f"{len(raw_documents)} documents in one call; at most {max_documents}"
+        )
+    documents, rejected = validate_documents(raw_documents)
+    result = UpsertResult(rejected=list(rejected))
+    with uow:
+        uow.organizations.get_or_raise(org_id)
+        facts = [posting_facts(d) for d in documents]
+        outcomes = uow.documents.upsert_documents(
+            org_id, [new_document(d, f) for d, f in zip(documents, facts, strict=True)]
+        )
+        uow.matrices.record_components(org_id, {t for f in facts for t in f.used_components()})
+        due = {i: v for i, (outcome, v) in outcomes.items() if outcome in NEW_WORK and v}
+        if due:
+            uow.record(WorkArrived())
+        if job_id is not None:
+            uow.jobs.create(job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due)
+            uow.record(JobAccepted(job_id, org_id, "sync", len(due)), JobQueued(job_id))
+        uow.commit()
+    lists = {
+        UpsertOutcome.NEW: result.changed,
+        UpsertOutcome.CHANGED: result.changed,
+        UpsertOutcome.UNCHANGED: result.unchanged,
+        UpsertOutcome.STALE: result.stale,
+    }
+    for document in documents:
+        lists[outcomes[document.id][0]].append(document.id)
+    return result
+
+
+NEW_WORK = (UpsertOutcome.NEW, UpsertOutcome.CHANGED)
+
+
+def new_document(document: Document, facts: PostingFacts) -> NewDocument:
+    canonical = canonical_json(document)
+    return NewDocument(
+        id=document.id,
+        type=document.type,
+        content_json=canonical,
+        facts_json=json.dumps(facts.to_json(), separators=(",", ":")),
+        content_hash=content_hash(document, canonical),
+        cost=estimated_cost(document),
+        revision=document.revision,
+    )
+
+
+def release_documents(
+    uow: UnitOfWork,
+    org_id: str,
+    document_ids: Sequence[str] | None,
+    *,
+    job_id: str | None = None,
+) -> None:
+    """Give documents (or all of the organization's) back to the dispatcher now, e.g. when the
+    fast path could not post, or the workers that held them are known to be gone. Safe even
+    if they are not: posting a version twice writes nothing. ``job_id`` names the job that
+    now waits for the dispatcher."""
+    with uow:
+        uow.leases.release_leases(org_id, document_ids)
+        uow.record(WorkArrived(), *([JobQueued(job_id)] if job_id is not None else []))
+        uow.commit()
+
+
+def document_versions(
+    uow: UnitOfWork, org_id: str, document_ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """``{id: (ready_version, posted_version)}``."""
+    with uow:
+        return {
+            d.id: (d.ready_version, d.posted_version)
+            for d in uow.documents.documents_for_posting(org_id, document_ids)
+        }
+
+
+def content_hashes(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) -> dict[str, str]:
+    """``{id: content hash}`` of the stored documents among ``document_ids``."""
+    with uow:
+        return uow.documents.content_hashes(org_id, document_ids)
+
+
+def document_states(uow: UnitOfWork, org_id: str) -> list[DocumentState]:
+    with uow:
+        return uow.documents.document_states(org_id)

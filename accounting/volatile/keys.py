@@ -1,0 +1,24 @@
+"""Every Redis key of accounting-impact, in one place (Celery's own keys aside)."""
+
+from __future__ import annotations
+
+PREFIX = "accounting:"
+
+#: Posting matrices by (organization, version, publication stamp).
+MATRIX = f"{PREFIX}matrix:"
+#: The dispatcher's one-slot wake-up list.
+WAKE = f"{PREFIX}dispatch:wake"
+#: Token buckets by organization.
+RATE_LIMIT = f"{PREFIX}ratelimit:"
+#: Each job's progress stream (the cleanup job scans this prefix for streams).
+PROGRESS = f"{PREFIX}progress:"
+#: The highest settled count each job's stream announced (not under PROGRESS: not a stream).
+PROGRESS_SEEN = f"{PREFIX}progress-seen:"
+#: Metrics counters, latency histograms and per-minute posting counts.
+METRICS = f"{PREFIX}metrics:"
+METRICS_COUNTERS = f"{METRICS}counters"
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (clients not made with ``decode_responses`` return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,5 @@
+"""``python -m tasks.cli``: the ``accounting`` command."""
+
+from tasks.cli import main
+
+main()

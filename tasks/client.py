@@ -1,0 +1,53 @@
+"""How this package sends its own tasks: by their stable names, on the lane's queue. Broker
+errors become :class:`TransientError` (nothing was sent: try again)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from accounting.domain.batching import Batch
+from accounting.domain.lanes import Lane
+from accounting.errors import TransientError
+from tasks.payloads import PAYLOAD_SCHEMA, post_batch_message
+
+RECREATE = "accounting.recreate"
+POST_BATCH = "accounting.post_batch"
+
+
+def send_recreate(
+    app: Celery, org_id: str, document_ids: Sequence[str], requested_by: str | None
+) -> str:
+    """Queue a user's recreate on the high lane; returns its job id."""
+    try:
+        result = app.send_task(
+            RECREATE,
+            args=[org_id, list(document_ids)],
+            kwargs={"requested_by": requested_by, "schema": PAYLOAD_SCHEMA},
+            queue=Lane.HIGH.queue,
+        )
+    except OperationalError as exc:  # the broker is down: nothing was sent, try again
+        raise TransientError(f"the queue is unavailable: {exc}") from exc
+    return str(result.id)
+
+
+def publish_batch(app: Celery, batch: Batch) -> None:
+    """How the dispatcher hands a batch to the workers, on its lane's queue."""
+    args, kwargs = post_batch_message(
+        batch.org_id, batch.versions, lane=batch.lane, dispatched_at=time.time()
+    )
+    try:
+        app.send_task(
+            POST_BATCH,
+            args=args,
+            kwargs=kwargs,
+            queue=batch.lane.queue,
+            routing_key=batch.lane.queue,
+            ignore_result=True,
+        )
+    except (OperationalError, RedisError) as exc:
+        raise TransientError(f"the queue is unavailable: {exc}") from exc

@@ -1,0 +1,154 @@
+"""The dispatcher on real Postgres and Redis, with a publisher that records what it is given."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, text
+
+from accounting.config import Settings
+from accounting.domain.batching import Batch
+from accounting.domain.lanes import Lane
+from accounting.services import documents as documents_service
+from accounting.services import posting
+from accounting.services import queue as queue_service
+from accounting.services import recreate as recreate_service
+from accounting.services.dispatcher import Dispatcher
+from accounting.store.uow import UnitOfWork
+from accounting.volatile.wakeup import Wakeup
+
+from helpers import invoice
+
+
+def dispatcher(
+    engine: Engine, client: redis.Redis, sent: list[Batch], **settings: Any
+) -> Dispatcher:
+    defaults = {"batch_size": 10, "batch_cost": 10, "window_batches": 3, "lease_seconds": 60}
+    config = Settings(**{**defaults, **settings})
+    return Dispatcher(lambda: UnitOfWork(engine), sent.append, Wakeup(client), config)
+
+
+def upsert(uow: Any, org: str, n: int, prefix: str = "inv") -> None:
+    docs = [invoice(f"{prefix}-{i:03d}") for i in range(n)]
+    documents_service.upsert_documents(uow(), org, docs, max_documents=1000)
+
+
+def test_pending_documents_are_published_in_batches_up_to_the_window(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 45)
+    sent: list[Batch] = []
+    node = dispatcher(engine, redis_client, sent)
+    assert node.run_once() == 3  # the window: 3 batches of 10
+    assert [len(b.versions) for b in sent] == [10, 10, 10]
+    assert node.run_once() == 0  # full window: nothing more until batches finish
+    batch = sent[0]
+    posting.post_documents(uow(), batch.org_id, batch.versions)
+    assert node.run_once() == 1  # room for one more batch
+
+
+def test_high_lane_documents_are_published_first_and_marked_high(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 25)
+    recreate_service.request_recreate(uow(), org, ["inv-020", "inv-021"], hold_seconds=None)
+    sent: list[Batch] = []
+    dispatcher(engine, redis_client, sent, window_batches=1).run_once()
+    assert sent[0].lane is Lane.HIGH
+    assert sent[0].versions == {"inv-020": 2, "inv-021": 2}
+
+
+def test_an_expired_lease_is_reclaimed_and_its_documents_published_one_by_one(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 5)
+    sent: list[Batch] = []
+    node = dispatcher(engine, redis_client, sent)
+    node.run_once()
+    assert node.run_once() == 0  # leased: not published twice
+    with engine.begin() as connection:  # the worker holding the batch died; its lease runs out
+        connection.execute(text("UPDATE documents SET lease_until = now() - interval '1 second'"))
+    assert node.run_once() == 5  # claimed before: each goes alone, so a poison one is isolated
+    assert sorted(doc for batch in sent[1:] for doc in batch.versions) == sorted(sent[0].versions)
+
+
+def test_a_document_claimed_too_often_ends_failed_with_the_reason(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 1)
+    sent: list[Batch] = []
+    node = dispatcher(engine, redis_client, sent, max_attempts=2)
+    for _ in range(3):
+        node.run_once()
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE documents SET lease_until = now() - interval '1 s'"))
+    assert len(sent) == 2
+    status = queue_service.status(uow(), org)
+    assert status["dead"] == 1
+    with engine.connect() as connection:
+        reason = connection.execute(text("SELECT last_error FROM documents")).scalar_one()
+    assert reason.startswith("gave up after 2 attempts")
+
+
+def test_only_one_dispatcher_leads_and_a_standby_takes_over_when_its_lease_expires(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 5)
+    first_sent: list[Batch] = []
+    second_sent: list[Batch] = []
+    first = dispatcher(engine, redis_client, first_sent)
+    second = dispatcher(engine, redis_client, second_sent)
+    first.run_once()
+    upsert(uow, org, 5, prefix="more")
+    assert second.run_once() == 0  # stands by while the first leads
+    with engine.begin() as connection:  # the leader dies and stops renewing
+        connection.execute(text("UPDATE dispatcher_leases SET expires_at = now() - interval '1 s'"))
+    assert second.run_once() == 1
+    assert sorted(second_sent[0].versions) == [f"more-{i:03d}" for i in range(5)]
+    assert first.run_once() == 0  # the old leader now stands by
+
+
+def test_a_stopping_leader_resigns_so_a_standby_leads_on_its_next_round(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 5)
+    first_sent: list[Batch] = []
+    second_sent: list[Batch] = []
+    first = dispatcher(engine, redis_client, first_sent)
+    second = dispatcher(engine, redis_client, second_sent)
+    assert first.run_once() == 1
+    upsert(uow, org, 5, prefix="more")
+    assert second.run_once() == 0  # stands by: the leader's lease is still running
+    stop = threading.Event()
+    stop.set()  # a warm shutdown asked the loop to end before its next round
+    first.run_forever(stop)
+    assert Wakeup(redis_client).wait(0.5) is True  # the standby is nudged, not left to poll
+    assert second.run_once() == 1  # leads at once, without waiting for the lease to expire
+    assert sorted(second_sent[0].versions) == [f"more-{i:03d}" for i in range(5)]
+    assert first.run_once() == 0
+    with engine.connect() as connection:
+        holder = connection.execute(text("SELECT holder FROM dispatcher_leases")).scalar_one()
+    assert holder == second.holder
+
+
+def test_resigning_without_the_leadership_takes_it_from_nobody(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    leader = dispatcher(engine, redis_client, [])
+    standby = dispatcher(engine, redis_client, [])
+    leader.run_once()
+    standby.resign()
+    with engine.connect() as connection:
+        holder = connection.execute(text("SELECT holder FROM dispatcher_leases")).scalar_one()
+    assert holder == leader.holder
+
+
+def test_a_wakeup_is_received_by_the_waiting_dispatcher(redis_client: redis.Redis) -> None:
+    wakeup = Wakeup(redis_client)
+    assert wakeup.wait(0.05) is False
+    wakeup.notify()
+    wakeup.notify()  # coalesced: one slot
+    assert wakeup.wait(1) is True
+    assert wakeup.wait(0.05) is False
