@@ -197,7 +197,8 @@ def check_app_services(problems: Problems, services: dict[str, Any]) -> None:
 
 def check_redis(problems: Problems, services: dict[str, Any]) -> None:
     redis = services.get("redis")
-    if not problems.check(redis, "no redis service"):
+    if redis is None:
+        problems.add("no redis service")
         return
     entry = redis.get("entrypoint", [])
     text = " ".join(entry if isinstance(entry, list) else [entry]) + " " + command_text(redis)
@@ -246,6 +247,12 @@ def main() -> None:
     services: dict[str, Any] = compose.get("services", {})
 
     for name, service in services.items():
+        restart = str(service.get("restart", "no"))
+        problems.check(
+            restart in ("no", "always", "unless-stopped")
+            or re.fullmatch(r"on-failure(:\d+)?", restart),
+            f"{name}: restart {restart!r} is not a restart policy",
+        )
         healthcheck = service.get("healthcheck")
         if name in ONE_SHOT:
             problems.check(service.get("restart") == "no", f"{name}: a one-shot must not restart")

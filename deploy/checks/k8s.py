@@ -45,7 +45,8 @@ def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
     spec = doc["spec"]
     if doc["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
-    return spec["template"]["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    return pod
 
 
 def check_pod(problems: Problems, where: str, pod: dict[str, Any]) -> None:
@@ -124,7 +125,7 @@ def main() -> None:
     by_kind: dict[tuple[str, str], dict[str, Any]] = {}
     pods: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for file, doc in docs:
-        kind, name = doc.get("kind"), doc.get("metadata", {}).get("name")
+        kind, name = str(doc.get("kind")), str(doc.get("metadata", {}).get("name"))
         where = f"{file}: {kind} {name}"
         by_kind[(kind, name)] = doc
         problems.check(kind != "Secret", f"{where}: no Secret in files (kubectl create secret)")
@@ -225,13 +226,17 @@ def main() -> None:
             )
 
     config = by_kind.get(("ConfigMap", "pgbouncer-config"))
-    if problems.check(config, "no ConfigMap pgbouncer-config"):
+    if config is None:
+        problems.add("no ConfigMap pgbouncer-config")
+    else:
         problems.check(
             config["data"].get("pgbouncer.ini") == pgbouncer_ini.read_text(),
             f"ConfigMap pgbouncer-config differs from {pgbouncer_ini.name}: copy it over",
         )
     redis = pods.get("redis")
-    if problems.check(redis, "no redis workload"):
+    if redis is None:
+        problems.add("no redis workload")
+    else:
         command = " ".join(redis[1]["containers"][0]["command"])
         for flag in ("--appendonly yes", "--appendfsync everysec", "requirepass", "--dir /data"):
             problems.check(flag in command, f"redis: its command lacks {flag}")

@@ -125,7 +125,9 @@ def main() -> None:
         problems.check(target_name not in scaled, f"{where}: {target_name} scaled twice")
         scaled[target_name] = name
         deployment = deployments.get(target_name)
-        if problems.check(deployment, f"{where}: no Deployment {target_name} in {k8s_dir}"):
+        if deployment is None:
+            problems.add(f"{where}: no Deployment {target_name} in {k8s_dir}")
+        else:
             problems.check(
                 doc["metadata"].get("namespace") == deployment["metadata"].get("namespace"),
                 f"{where}: not in the namespace of Deployment {target_name}",
