@@ -1,6 +1,10 @@
-"""Shared fixtures: real Postgres and Redis (configured, or embedded when no URLs are set).
+"""Shared fixtures: real Postgres and Redis (the test ones, or embedded when none is set).
 
-A configured service that does not answer is skipped locally and fails the run in CI.
+The suite wipes the database and flushes the Redis database it uses, so it never takes the
+application's variables: it reads ``ACCOUNTING_TEST_DATABASE_URL`` and
+``ACCOUNTING_TEST_REDIS_URL`` (embedded services in the data folder when unset), and it refuses
+a database holding tables, or a Redis database holding keys, that it did not put there.
+A test service that does not answer is skipped locally and fails the run in CI.
 """
 
 from __future__ import annotations
@@ -25,20 +29,27 @@ from accounting.store.uow import UnitOfWork
 IN_CI = bool(os.environ.get("CI"))
 #: Every table, emptied before each test that asks for the database (alembic's own aside).
 TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+#: What marks a database, or a Redis database, as the suite's own.
+MARKER_SCHEMA = "accounting_test_suite"
+MARKER_KEY = "accounting-test-suite"
 
 _stack = ExitStack()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start embedded services for what is not configured, and export their URLs so every
-    process of the run (and the Celery workers it starts) uses the same ones."""
-    settings = Settings()
-    if settings.database_url and settings.redis_url:
-        return
-    test_settings = settings.model_copy(update={"data_dir": settings.data_dir / "test"})
-    urls = _stack.enter_context(embedded.services(test_settings))
-    os.environ["ACCOUNTING_DATABASE_URL"] = urls.database_url
-    os.environ["ACCOUNTING_REDIS_URL"] = urls.redis_url
+    """Use the test services (embedded ones for what is not given), and export their URLs as
+    the application's, so every process of the run (and the workers it starts) uses them and
+    nothing else, whatever was exported before."""
+    database_url = os.environ.get("ACCOUNTING_TEST_DATABASE_URL")
+    redis_url = os.environ.get("ACCOUNTING_TEST_REDIS_URL")
+    if not (database_url and redis_url):
+        settings = Settings(database_url=database_url, redis_url=redis_url)
+        data_dir = settings.data_dir / "test"
+        test_settings = settings.model_copy(update={"data_dir": data_dir})
+        urls = _stack.enter_context(embedded.services(test_settings))
+        database_url, redis_url = urls.database_url, urls.redis_url
+    os.environ["ACCOUNTING_DATABASE_URL"] = database_url
+    os.environ["ACCOUNTING_REDIS_URL"] = redis_url
     get_settings.cache_clear()
 
 
@@ -71,7 +82,13 @@ def redis_url() -> str:
     assert url
     try:
         with redis.Redis.from_url(url, socket_connect_timeout=5) as client:
-            client.ping()
+            if client.dbsize() and not client.exists(MARKER_KEY):
+                pytest.exit(
+                    f"refusing to flush {url}: it holds keys the test suite did not put there. "
+                    "Point ACCOUNTING_TEST_REDIS_URL at a Redis database of its own.",
+                    returncode=3,
+                )
+            client.set(MARKER_KEY, "1")
     except redis.RedisError as exc:
         _unavailable("Redis", exc)
     return url
@@ -80,15 +97,32 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str) -> Iterator[Engine]:
     """The test database, wiped and built from scratch with ``alembic upgrade head``: whatever
-    an earlier run or an older schema left there cannot leak into this one. (The suite owns
-    the database it is given: never point ACCOUNTING_DATABASE_URL at one you care about.)"""
+    an earlier run or an older schema left there cannot leak into this one."""
     engine = create_engine_for(database_url, pool_size=4, max_overflow=4)
     with engine.begin() as connection:
+        _refuse_a_database_not_ours(connection)
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {MARKER_SCHEMA}"))
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     migrate.upgrade(database_url)
     yield engine
     engine.dispose()
+
+
+def _refuse_a_database_not_ours(connection: Any) -> None:
+    ours = connection.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :marker"), {"marker": MARKER_SCHEMA}
+    ).first()
+    tables = connection.execute(
+        text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    ).scalar_one()
+    if tables and not ours:
+        pytest.exit(
+            f"refusing to wipe {connection.engine.url.render_as_string(hide_password=True)}: it "
+            f"holds {tables} tables the test suite did not make. Point "
+            "ACCOUNTING_TEST_DATABASE_URL at an empty database of its own.",
+            returncode=3,
+        )
 
 
 @pytest.fixture
@@ -103,6 +137,7 @@ def engine(migrated_engine: Engine) -> Engine:
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
+    client.set(MARKER_KEY, "1")
     yield client
     client.close()
 

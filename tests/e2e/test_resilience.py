@@ -68,7 +68,7 @@ def test_flushing_redis_mid_run_still_posts_every_document_exactly_once(
     submit(org, 2000, "flush")
     wait_for(lambda: posted(uow, org) > 100, 60, "posting under way", workers)
     assert posted(uow, org) < 2000
-    redis_client.flushall()  # in-flight batches, results, wake-ups: all gone
+    redis_client.flushdb()  # in-flight batches, results, wake-ups: all gone
     wait_for(lambda: posted(uow, org) == 2000, 120, "2000 posted after FLUSHALL", workers)
     assert_posted_exactly_once(engine, org, 2000)
 
