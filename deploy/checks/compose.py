@@ -13,7 +13,15 @@ schema is checked by check-jsonschema in deploy/check).
   password in their broker URL; workers get 60 s to shut down warm and are health-checked by
   a ping of their own node name; beat's health check reads the schedule file it writes;
 - Redis keeps accepted messages (AOF, fsync every second, a volume on /data) and has a
-  password; PgBouncer's admin user is not the application's.
+  password; PgBouncer's admin user is not the application's;
+- least privilege in Postgres (security review M6): migrate connects as the owner role,
+  straight to Postgres; every other application service as the login role of the application,
+  through PgBouncer, never as the superuser or the owner; the superuser's password reaches only
+  the postgres service, the owner's only postgres and migrate; PgBouncer's auth file holds the
+  application's login role and the admin console's user, neither the superuser nor the owner;
+  the init script mounted into /docker-entrypoint-initdb.d makes the three roles (none with a
+  power it must not have) and the database owned by the owner, with each password from the
+  variable its URL uses; Postgres is health-checked over TCP as a role and database that exist.
 
 Usage: python deploy/checks/compose.py [COMPOSE_YML [ENV_EXAMPLE [PGBOUNCER_INI]]]"""
 
@@ -26,7 +34,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from checklib import ROOT, Problems, load_yaml_documents
+from checklib import (
+    APP_GROUP_ROLE,
+    APP_LOGIN_ROLE,
+    DATABASE,
+    DEFAULT_SUPERUSER,
+    OWNER_ROLE,
+    ROOT,
+    Problems,
+    load_yaml_documents,
+    userlist_entries,
+)
 
 ONE_SHOT = {"migrate"}
 APP_IMAGE = "accounting-impact"
@@ -34,6 +52,13 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|DSN", re.IGNORECASE)
 REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
 #: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}, and $$.
 VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}|\$(\w+)")
+#: user, password, host, port, database of a SQLAlchemy/libpq URL.
+DATABASE_URL = re.compile(
+    r"postgresql(?:\+\w+)?://([^:/@\s]+)(?::([^@\s]*))?@([^/:@\s]+)(?::(\d+))?/([^?\s]+)"
+)
+INIT_DIR = "/docker-entrypoint-initdb.d/"
+#: Role attributes none of ours may have (their NO... forms are what roles.sql says).
+POWERS = ("SUPERUSER", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS")
 
 
 def interpolate(text: str, env: dict[str, str]) -> str:
@@ -213,9 +238,14 @@ def check_redis(problems: Problems, services: dict[str, Any]) -> None:
     )
 
 
-def check_pgbouncer(problems: Problems, services: dict[str, Any], ini_path: Path) -> None:
+def read_ini(ini_path: Path) -> configparser.ConfigParser:
     ini = configparser.ConfigParser(comment_prefixes=(";", "#"), inline_comment_prefixes=None)
     ini.read_string(ini_path.read_text())
+    return ini
+
+
+def check_pgbouncer(problems: Problems, services: dict[str, Any], ini_path: Path) -> None:
+    ini = read_ini(ini_path)
     admins = {
         user.strip() for user in ini.get("pgbouncer", "admin_users", fallback="").split(",")
     } - {""}
@@ -234,6 +264,245 @@ def check_pgbouncer(problems: Problems, services: dict[str, Any], ini_path: Path
             admin in " ".join(map(str, pgbouncer.get("entrypoint", []))),
             f"pgbouncer: the entrypoint writes no password for the admin user {admin}",
         )
+
+
+def required_variable(text: str) -> str | None:
+    """VAR, if the text is exactly ${VAR:?message}."""
+    match = re.fullmatch(REQUIRED.pattern, text)
+    return match.group(1) if match else None
+
+
+def variables_used(node: Any) -> set[str]:
+    """Every compose variable (${VAR...}) the strings under node refer to."""
+    found: set[str] = set()
+    for _, text in strings(node):
+        found |= {match.group(1) for match in re.finditer(r"(?<!\$)\$\{(\w+)", text)}
+    return found
+
+
+def database_url(service: dict[str, Any]) -> tuple[str, str | None, str, str] | None:
+    """(user, the password's variable, host:port, database) of ACCOUNTING_DATABASE_URL."""
+    text, found = masked(str(service.get("environment", {}).get("ACCOUNTING_DATABASE_URL", "")))
+    match = DATABASE_URL.match(text)
+    if not match:
+        return None
+    user, password, host, port, database = (unmasked(part or "", found) for part in match.groups())
+    return user, required_variable(password), f"{host}:{port or 5432}", database
+
+
+def sql_roles(sql: str) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """What a psql script does about roles, read statically: {role: its CREATE ROLE options},
+    {role: the psql variable its password is set from}, and {database owned by the owner}."""
+    text = re.sub(r"--[^\n]*", "", sql)
+    created = {
+        role: " ".join(options.split()).upper()
+        for role, options in re.findall(r"\bCREATE\s+ROLE\s+(\w+)\b([^;]*);", text, re.I)
+    }
+    passwords = dict(
+        re.findall(r"\b(?:CREATE|ALTER)\s+ROLE\s+(\w+)\b[^;]*\bPASSWORD\s+:'(\w+)'", text, re.I)
+    )
+    literal = re.findall(r"\bROLE\s+(\w+)\b[^;]*\bPASSWORD\s+'", text, re.I)
+    for role in literal:
+        passwords[role] = "<a literal in the file>"
+    owned = {
+        database
+        for database, owner in re.findall(
+            r"\bCREATE\s+DATABASE\s+(\w+)\s+(?:WITH\s+)?OWNER\s*=?\s*(\w+)", text, re.I
+        )
+        if owner == OWNER_ROLE
+    }
+    return created, passwords, owned
+
+
+def check_database_roles(
+    problems: Problems, services: dict[str, Any], ini: configparser.ConfigParser, base: Path
+) -> None:
+    postgres = services.get("postgres")
+    if postgres is None:
+        problems.add("no postgres service")
+        return
+    environment = postgres.get("environment", {})
+    superuser = str(environment.get("POSTGRES_USER", DEFAULT_SUPERUSER))
+    superuser_variable = required_variable(str(environment.get("POSTGRES_PASSWORD", "")))
+    forbidden = {superuser: "the superuser", OWNER_ROLE: "the owner"}
+
+    # Who connects as whom, and where.
+    urls: dict[str, tuple[str, str | None, str, str]] = {}
+    for name, service in services.items():
+        if APP_IMAGE not in str(service.get("image", "")):
+            continue
+        url = database_url(service)
+        if url is None:
+            problems.add(f"{name}: no postgresql:// ACCOUNTING_DATABASE_URL")
+            continue
+        urls[name] = url
+        user, _, address, database = url
+        problems.check(database == DATABASE, f"{name}: the database is {DATABASE}, not {database}")
+        if name == "migrate":
+            problems.check(
+                user == OWNER_ROLE and address == "postgres:5432",
+                f"migrate: must connect as {OWNER_ROLE} straight to postgres:5432 (the owner"
+                f" of the tables runs the DDL, not through the pooler), not as {user}@{address}",
+            )
+            continue
+        if user in forbidden:
+            problems.add(
+                f"{name}: connects as {forbidden[user]} ({user}): the services connect as"
+                f" {APP_LOGIN_ROLE}, which cannot alter the schema or rewrite a journal line"
+            )
+        else:
+            problems.check(
+                user == APP_LOGIN_ROLE and address == "pgbouncer:6432",
+                f"{name}: must connect as {APP_LOGIN_ROLE} through pgbouncer:6432, not as"
+                f" {user}@{address}",
+            )
+    # The variables the two login roles' passwords come from, as their URLs say.
+    migrate = urls.get("migrate")
+    owner_variable = migrate[1] if migrate and migrate[0] == OWNER_ROLE else None
+    app_variables = {
+        url[1] for name, url in urls.items() if name != "migrate" and url[0] == APP_LOGIN_ROLE
+    }
+    app_variable = next(iter(app_variables)) if len(app_variables) == 1 else None
+    problems.check(
+        len(app_variables) <= 1,
+        f"{APP_LOGIN_ROLE}'s password comes from {sorted(map(str, app_variables))}: one role,"
+        " one password",
+    )
+
+    # The superuser's and the owner's passwords go where they are needed and nowhere else.
+    for variable, holders, what in (
+        (superuser_variable, {"postgres"}, "the superuser's"),
+        (owner_variable, {"postgres", "migrate"}, "the owner's"),
+    ):
+        if variable is None:
+            continue
+        for name, service in services.items():
+            problems.check(
+                name in holders or variable not in variables_used(service),
+                f"{name}: holds {variable}, {what} password (only {', '.join(sorted(holders))}"
+                " may)",
+            )
+
+    # PgBouncer's auth file: the users it lets in.
+    auth_file = ini.get("pgbouncer", "auth_file", fallback="")
+    pgbouncer = services.get("pgbouncer", {})
+    entry = pgbouncer.get("entrypoint", [])
+    script = " ".join(entry if isinstance(entry, list) else [str(entry)])
+    entries = userlist_entries(script, auth_file)
+    if problems.check(
+        entries, f"pgbouncer: the entrypoint writes no auth file {auth_file} with printf"
+    ):
+        assert entries is not None
+        users = {user: password for user, password in entries}
+        for user, what in forbidden.items():
+            problems.check(
+                user not in users,
+                f"pgbouncer: the auth file holds {what} ({user}): only {APP_LOGIN_ROLE} and the"
+                " admin console's user come through the pooler",
+            )
+        pgbouncer_environment = pgbouncer.get("environment", {})
+        for user, password in users.items():
+            reference = re.fullmatch(r"\$\$\{?(\w+)\}?", password)
+            source = pgbouncer_environment.get(reference.group(1)) if reference else None
+            variable = required_variable(str(source)) if source is not None else None
+            problems.check(
+                variable, f"pgbouncer: {user}'s password must be $$VAR of a ${{VAR:?...}} setting"
+            )
+            if user == APP_LOGIN_ROLE and variable and app_variable:
+                problems.check(
+                    variable == app_variable,
+                    f"pgbouncer: {user}'s password comes from {variable}, its URL's from"
+                    f" {app_variable}",
+                )
+        problems.check(
+            APP_LOGIN_ROLE in users,
+            f"pgbouncer: the auth file lacks {APP_LOGIN_ROLE}, whom every service logs in as",
+        )
+
+    # The init script: the roles and the database, on the first start of an empty volume.
+    scripts = [
+        str(volume).split(":")[0]
+        for volume in postgres.get("volumes", [])
+        if str(volume).split(":")[1:2] and str(volume).split(":")[1].startswith(INIT_DIR)
+    ]
+    if not problems.check(
+        scripts, f"postgres: no init script in {INIT_DIR} makes the database roles"
+    ):
+        return
+    sql = ""
+    for script_path in scripts:
+        path = base / script_path
+        if problems.check(path.is_file(), f"postgres: the init script {script_path} is missing"):
+            sql += path.read_text() + "\n"
+    created, passwords, owned = sql_roles(sql)
+    getenv = dict(re.findall(r"^\s*\\getenv\s+(\w+)\s+(\w+)", sql, re.M))
+    for role, login in ((OWNER_ROLE, True), (APP_GROUP_ROLE, False), (APP_LOGIN_ROLE, True)):
+        if not problems.check(role in created, f"postgres: the init script makes no role {role}"):
+            continue
+        options = created[role]
+        problems.check(
+            bool(re.search(r"(?<!NO)LOGIN\b", options)) == login
+            and ("NOLOGIN" in options) == (not login),
+            f"postgres: {role} must be {'LOGIN' if login else 'NOLOGIN'} (CREATE ROLE {options})",
+        )
+        for power in POWERS:
+            problems.check(
+                not re.search(rf"(?<!NO){power}\b", options),
+                f"postgres: {role} is made {power}",
+            )
+    if APP_LOGIN_ROLE in created:
+        problems.check(
+            re.search(rf"\bIN\s+ROLE\s+{APP_GROUP_ROLE}\b", created[APP_LOGIN_ROLE], re.I),
+            f"postgres: {APP_LOGIN_ROLE} must be made IN ROLE {APP_GROUP_ROLE}",
+        )
+    problems.check(
+        DATABASE in owned,
+        f"postgres: the init script makes no database {DATABASE} OWNER {OWNER_ROLE}",
+    )
+    for role, url_variable, who in (
+        (OWNER_ROLE, owner_variable, "migrate's URL"),
+        (APP_LOGIN_ROLE, app_variable, "the services' URLs"),
+    ):
+        psql_variable = passwords.get(role)
+        if url_variable is None:  # no URL connects as that role: reported above
+            continue
+        if not problems.check(
+            psql_variable in getenv,
+            f"postgres: the init script sets {role}'s password from"
+            f" {psql_variable or 'nothing'}, not from the environment (\\getenv)",
+        ):
+            continue
+        assert psql_variable is not None
+        source = environment.get(getenv[psql_variable])
+        variable = required_variable(str(source)) if source is not None else None
+        problems.check(
+            variable == url_variable,
+            f"postgres: {role}'s password comes from {getenv[psql_variable]}="
+            f"{source!r}, {who} from ${{{url_variable}}}",
+        )
+
+    # Ready means: accepting TCP connections (not the socket the init phase listens on alone),
+    # asked as a role and into a database that exist (else every probe is logged as a failure).
+    probe = healthcheck_text(postgres)
+    asks_as = re.search(r"\s-U\s*(\S+)", probe)
+    asks_into = re.search(r"\s-d\s*(\S+)", probe)
+    problems.check(
+        "pg_isready" in probe and re.search(r"\s-h\s*\S+", probe),
+        "postgres: the health check must be pg_isready -h 127.0.0.1 (TCP: during the init"
+        " script the server listens on its socket only)",
+    )
+    logins = {superuser} | {
+        role for role, options in created.items() if re.search(r"(?<!NO)LOGIN\b", options)
+    }
+    problems.check(
+        asks_as and asks_as.group(1) in logins,
+        f"postgres: pg_isready asks as {asks_as.group(1) if asks_as else 'nobody'}, not as a role"
+        f" that exists and may log in ({', '.join(sorted(logins))})",
+    )
+    problems.check(
+        asks_into and asks_into.group(1) == DATABASE,
+        f"postgres: pg_isready must name the database -d {DATABASE}",
+    )
 
 
 def main() -> None:
@@ -273,6 +542,7 @@ def main() -> None:
     check_app_services(problems, services)
     check_redis(problems, services)
     check_pgbouncer(problems, services, ini_path)
+    check_database_roles(problems, services, read_ini(ini_path), compose_path.parent)
 
     example = env_file(env_path)
     text = compose_path.read_text()
@@ -289,7 +559,8 @@ def main() -> None:
             problems.check(value == "", f"{env_path.name}: {variable} holds a value")
     problems.finish(
         f"{len(services)} services: health checks, loopback ports, no literal secrets,"
-        f" {env_path.name} secrets empty, Redis AOF with a password, PgBouncer admin apart"
+        f" {env_path.name} secrets empty, Redis AOF with a password, PgBouncer admin apart,"
+        f" migrate as {OWNER_ROLE}, the others as {APP_LOGIN_ROLE} (neither a superuser)"
     )
 
 

@@ -4,16 +4,35 @@ no privilege escalation, capabilities dropped, seccomp, requests and limits), th
 probes of each role, Services that select real pods, and PgBouncer's ini identical to
 deploy/pgbouncer.ini.
 
+Least privilege in Postgres (security review M6): the migrate Job takes its database URL from
+the Secret's owner-database-url, which no other pod may read (nor the whole Secret); the
+workers, beat, the api and Flower take app-database-url; PgBouncer's auth file holds
+accounting_worker (its password from app-password) and the admin console's user, neither the
+owner nor a superuser. The `kubectl create secret` documented in config.yaml and
+deploy/README.md makes exactly the keys the manifests read, with the owner's URL as
+accounting_owner not through the pooler, the application's as accounting_worker through
+pgbouncer:6432, with app-password's password.
+
 Usage: python deploy/checks/k8s.py [K8S_DIR]"""
 
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from checklib import DEPLOY, Problems, load_yaml_documents
+from checklib import (
+    APP_LOGIN_ROLE,
+    DATABASE,
+    DEFAULT_SUPERUSER,
+    DEPLOY,
+    OWNER_ROLE,
+    Problems,
+    load_yaml_documents,
+    userlist_entries,
+)
 
 NAMESPACE = "accounting-impact"
 APP_IMAGE = re.compile(r"(^|/)accounting-impact:")
@@ -33,6 +52,15 @@ COMMANDS = {
     "migrate": ["accounting", "migrate"],
 }  # fmt: skip
 WORKERS = {"worker-high": "high", "worker-normal": "normal"}
+SECRET = "accounting-secrets"
+#: The Secret's keys for the two database logins (config.yaml shows how to make them).
+OWNER_URL_KEY = "owner-database-url"
+APP_URL_KEY = "app-database-url"
+APP_PASSWORD_KEY = "app-password"
+#: user, password, host, port, database of a SQLAlchemy/libpq URL.
+DATABASE_URL = re.compile(
+    r"postgresql(?:\+\w+)?://([^:/@\s]+)(?::([^@\s]*))?@([^/:@\s]+)(?::(\d+))?/([^?\s]+)"
+)
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "DaemonSet", "CronJob"}
 
 
@@ -113,6 +141,112 @@ def env_value(container: dict[str, Any], name: str) -> str:
     return next((v.get("value", "") for v in container.get("env", []) if v["name"] == name), "")
 
 
+def secret_key(container: dict[str, Any], name: str) -> tuple[str, str] | None:
+    """(Secret, key) the variable `name` of the container takes its value from, if any."""
+    for variable in container.get("env", []):
+        if variable["name"] == name:
+            ref = variable.get("valueFrom", {}).get("secretKeyRef")
+            return (ref.get("name", ""), ref.get("key", "")) if ref else None
+    return None
+
+
+def secret_reads(pod: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
+    """What a pod reads of Secrets: {(Secret, key)}, and {Secret} it reads whole (envFrom, or a
+    volume without items)."""
+    keys: set[tuple[str, str]] = set()
+    whole: set[str] = set()
+    for container in pod.get("initContainers", []) + pod.get("containers", []):
+        for variable in container.get("env", []):
+            ref = variable.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                keys.add((ref.get("name", ""), ref.get("key", "")))
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                whole.add(source["secretRef"].get("name", ""))
+    for volume in pod.get("volumes", []):
+        secret = volume.get("secret")
+        if secret is None:
+            continue
+        if secret.get("items"):
+            keys |= {(secret.get("secretName", ""), item["key"]) for item in secret["items"]}
+        else:
+            whole.add(secret.get("secretName", ""))
+    return keys, whole
+
+
+def documented_secrets(text: str) -> list[dict[str, str]]:
+    """The --from-literal KEY=VALUE of each `kubectl ... create secret generic` of SECRET that a
+    file documents (in comments or a code block), VALUE as the shell gets it, $VAR unexpanded."""
+    lines = [re.sub(r"^\s*#?\s?", "", line) for line in text.splitlines()]
+    commands: list[str] = []
+    current = ""
+    for line in lines:
+        current += line.rstrip()
+        if current.endswith("\\"):
+            current = current[:-1] + " "
+            continue
+        commands.append(current)
+        current = ""
+    found = []
+    for command in commands:
+        if not re.search(rf"\bcreate\s+secret\s+generic\s+{SECRET}\b", command):
+            continue
+        try:
+            words = shlex.split(command, comments=True)
+        except ValueError:
+            continue
+        literals = {}
+        for word in words:
+            if word.startswith("--from-literal="):
+                key, _, value = word.removeprefix("--from-literal=").partition("=")
+                literals[key] = value
+        found.append(literals)
+    return found
+
+
+def check_documented_secret(
+    problems: Problems, where: str, literals: dict[str, str], read: dict[str, set[str]]
+) -> None:
+    """The documented Secret holds what the pods read, and the right logins in its URLs."""
+    for key in sorted(set(read) - set(literals)):
+        problems.add(
+            f"{where}: the documented Secret has no {key}, read by {', '.join(sorted(read[key]))}"
+        )
+    for key in sorted(set(literals) - set(read)):
+        problems.add(f"{where}: the documented Secret has {key}, which no pod reads")
+    for key, user, through_pooler in (
+        (OWNER_URL_KEY, OWNER_ROLE, False),
+        (APP_URL_KEY, APP_LOGIN_ROLE, True),
+    ):
+        if key not in literals:
+            continue
+        match = DATABASE_URL.match(literals[key])
+        if not problems.check(match, f"{where}: {key} is no postgresql:// URL"):
+            continue
+        assert match is not None
+        found_user, password, host, port, database = match.groups()
+        address = f"{host}:{port or 5432}"
+        problems.check(
+            found_user == user and found_user != DEFAULT_SUPERUSER,
+            f"{where}: {key} logs in as {found_user}, not as {user}",
+        )
+        problems.check(database == DATABASE, f"{where}: {key} names database {database}")
+        if through_pooler:
+            problems.check(
+                address == "pgbouncer:6432", f"{where}: {key} must go through pgbouncer:6432"
+            )
+            problems.check(
+                APP_PASSWORD_KEY in literals and password == literals[APP_PASSWORD_KEY],
+                f"{where}: {key}'s password must be {APP_PASSWORD_KEY}'s (PgBouncer lets"
+                f" {user} in with {APP_PASSWORD_KEY})",
+            )
+        else:
+            problems.check(
+                address != "pgbouncer:6432",
+                f"{where}: {key} must go straight to Postgres (DDL), not through the pooler",
+            )
+
+
 def main() -> None:
     k8s_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else DEPLOY / "k8s"
     pgbouncer_ini = k8s_dir.parent / "pgbouncer.ini"
@@ -155,9 +289,17 @@ def main() -> None:
         problems.check(
             starts_with(command, expected), f"{role}: command must run {' '.join(expected)}"
         )
-        database = env_value(container, "ACCOUNTING_DATABASE_URL")
-        wanted = "@postgres:5432/" if role == "migrate" else "@pgbouncer:6432/"
-        problems.check(wanted in database, f"{role}: ACCOUNTING_DATABASE_URL must use {wanted}")
+        wanted = OWNER_URL_KEY if role == "migrate" else APP_URL_KEY
+        login = (
+            f"{OWNER_ROLE} straight to Postgres"
+            if role == "migrate"
+            else f"{APP_LOGIN_ROLE} through PgBouncer"
+        )
+        problems.check(
+            secret_key(container, "ACCOUNTING_DATABASE_URL") == (SECRET, wanted),
+            f"{role}: ACCOUNTING_DATABASE_URL must come from Secret {SECRET}, key {wanted}"
+            f" ({login})",
+        )
         problems.check(
             env_value(container, "ACCOUNTING_REDIS_URL").startswith("redis://:$(REDIS_PASSWORD)@"),
             f"{role}: ACCOUNTING_REDIS_URL must carry the Redis password",
@@ -225,6 +367,65 @@ def main() -> None:
                 f"{file}: Service {name} targets port {target}, which its pods do not open",
             )
 
+    # Who reads what of the Secret: the owner's URL is the migrate Job's alone.
+    read: dict[str, set[str]] = {}
+    for name, (_, pod) in pods.items():
+        keys, whole = secret_reads(pod)
+        problems.check(
+            SECRET not in whole,
+            f"{name}: reads all of Secret {SECRET} (envFrom or a volume), {OWNER_URL_KEY}"
+            " included: take each key it needs by secretKeyRef",
+        )
+        for secret, key in keys:
+            if secret == SECRET:
+                read.setdefault(key, set()).add(name)
+        problems.check(
+            name == "migrate" or (SECRET, OWNER_URL_KEY) not in keys,
+            f"{name}: reads {OWNER_URL_KEY}, the owner's login: only the migrate Job may",
+        )
+
+    # PgBouncer's auth file: accounting_worker and the admin console, nobody else.
+    if problems.check("pgbouncer" in pods, "no pgbouncer workload"):
+        container = pods["pgbouncer"][1]["containers"][0]
+        auth_file = re.search(r"^\s*auth_file\s*=\s*(\S+)", pgbouncer_ini.read_text(), re.M)
+        script = " ".join(container.get("command", []) + container.get("args", []))
+        entries = userlist_entries(script, auth_file.group(1) if auth_file else "")
+        if problems.check(entries, "pgbouncer: its command writes no auth file with printf"):
+            assert entries is not None
+            users = dict(entries)
+            for user, what in ((DEFAULT_SUPERUSER, "a superuser"), (OWNER_ROLE, "the owner")):
+                problems.check(
+                    user not in users,
+                    f"pgbouncer: the auth file holds {what} ({user}): only {APP_LOGIN_ROLE}"
+                    " and the admin console's user come through the pooler",
+                )
+            problems.check(
+                APP_LOGIN_ROLE in users, f"pgbouncer: the auth file lacks {APP_LOGIN_ROLE}"
+            )
+            for user, password in users.items():
+                reference = re.fullmatch(r"\$\{?(\w+)\}?", password)
+                source = secret_key(container, reference.group(1)) if reference else None
+                problems.check(
+                    source and source[0] == SECRET,
+                    f"pgbouncer: {user}'s password must be $VAR of a secretKeyRef of {SECRET}",
+                )
+                if user == APP_LOGIN_ROLE and source:
+                    problems.check(
+                        source == (SECRET, APP_PASSWORD_KEY),
+                        f"pgbouncer: {user}'s password must be the Secret's {APP_PASSWORD_KEY}"
+                        f" (the one in {APP_URL_KEY}), not {source[1]}",
+                    )
+
+    # The Secret the manifests expect, as config.yaml and deploy/README.md tell how to make it.
+    for doc_path in (k8s_dir / "config.yaml", k8s_dir.parent / "README.md"):
+        documented = documented_secrets(doc_path.read_text()) if doc_path.is_file() else []
+        if not problems.check(
+            documented, f"{doc_path.name}: documents no `kubectl create secret generic {SECRET}`"
+        ):
+            continue
+        for literals in documented:
+            check_documented_secret(problems, doc_path.name, literals, read)
+
     config = by_kind.get(("ConfigMap", "pgbouncer-config"))
     if config is None:
         problems.add("no ConfigMap pgbouncer-config")
@@ -245,7 +446,8 @@ def main() -> None:
         problems.check("/data" in mounts and claims, "redis: /data must be a PersistentVolume")
     problems.finish(
         f"{len(docs)} resources: no secrets, every pod non-root with a read-only root,"
-        " commands, probes and Services as required"
+        f" commands, probes and Services as required, the owner's URL for migrate only,"
+        f" PgBouncer for {APP_LOGIN_ROLE} only, the documented Secret as the pods read it"
     )
 
 
