@@ -8,15 +8,30 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from decimal import Decimal, localcontext
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from accounting.domain.money import CURRENCY_EXPONENTS
-from accounting.domain.values import (
+from accounting.domain.limits import (
     MAX_ID_LENGTH,
+    functional_problem,
+    line_net_problem,
+    lines_problem,
+    schedule_problem,
+    total_problem,
+)
+from accounting.domain.money import CURRENCY_EXPONENTS, MONEY_CONTEXT, quantize
+from accounting.domain.values import (
     Currency,
     DocumentId,
     DocumentRate,
@@ -31,11 +46,9 @@ from accounting.domain.values import (
     TaxRate,
     TermMonths,
     UnitPrice,
+    as_identifier,
     decimal_places,
 )
-
-#: Lines of one invoice, credit note or subscription invoice.
-MAX_LINES = 5000
 
 
 @dataclass(frozen=True)
@@ -66,16 +79,35 @@ class _DocumentBase(BaseModel):
     currency: Currency
     exchange_rate: DocumentRate | None = None
 
+    #: The field a problem with the document's total is reported on.
+    _total_field: ClassVar[str]
+
     def _amount_errors(self) -> list[InitErrorDetails]:
         """Cross-field problems, each reported on its own field."""
         return []
 
+    def posted_total(self) -> Decimal:
+        """What the document posts, every amount counted as positive, in its currency: no line
+        of its entries (once the matrix has netted its amounts per account) is larger."""
+        raise NotImplementedError
+
     @model_validator(mode="after")
     def _check_amounts(self) -> Self:
-        errors = self._amount_errors()
+        errors = self._amount_errors() or self._total_errors()
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
+
+    def _total_errors(self) -> list[InitErrorDetails]:
+        """What the document adds up to, and is worth at its own rate (see limits)."""
+        total, field = self.posted_total(), self._total_field
+        problem = total_problem(total, self.currency)
+        if problem:
+            return [_error(field, getattr(self, field), "total", problem)]
+        problem = functional_problem(total, self.currency, self.exchange_rate)
+        if problem:
+            return [_error("exchange_rate", self.exchange_rate, "functional_total", problem)]
+        return []
 
     def _places_errors(self, *fields: str) -> list[InitErrorDetails]:
         """Amounts paid or settled cannot be finer than the currency's minor unit."""
@@ -88,8 +120,9 @@ class _DocumentBase(BaseModel):
         ]
 
 
-def _error(field: str, value: object, kind: str, message: str) -> InitErrorDetails:
-    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)
+def _error(field: str | tuple[str, int], value: object, kind: str, why: str) -> InitErrorDetails:
+    loc = (field,) if isinstance(field, str) else field
+    return InitErrorDetails(type=PydanticCustomError(kind, why), loc=loc, input=value)
 
 
 class InvoiceLine(BaseModel):
@@ -102,46 +135,96 @@ class InvoiceLine(BaseModel):
     tax_group: Label = "default"
     description: FreeText | None = None
 
+    def amounts(self, currency: str) -> tuple[Decimal, Decimal]:
+        """(net, tax) in ``currency``: quantity x unit price rounded to its minor unit, and the
+        tax on that rounded net (per line, so it matches what the invoice printed)."""
+        net = quantize(MONEY_CONTEXT.multiply(self.quantity, self.unit_price), currency)
+        return net, quantize(MONEY_CONTEXT.multiply(net, self.tax_rate), currency)
 
-InvoiceLines = Annotated[list[InvoiceLine], Field(min_length=1, max_length=MAX_LINES)]
+
+def _not_too_many_lines(value: object) -> object:
+    # Before the lines are validated one by one: a million of them are refused at once.
+    problem = lines_problem(len(value)) if isinstance(value, list) else None
+    if problem:
+        raise PydanticCustomError("too_many_lines", problem)
+    return value
 
 
-class Invoice(_DocumentBase):
+InvoiceLines = Annotated[
+    list[InvoiceLine], BeforeValidator(_not_too_many_lines), Field(min_length=1)
+]
+
+
+class _LinesDocument(_DocumentBase):
+    """An invoice, a credit note or a subscription invoice: a document of lines."""
+
+    lines: InvoiceLines
+    _total_field = "lines"
+
+    def posted_total(self) -> Decimal:
+        amounts = [amount for line in self.lines for amount in line.amounts(self.currency)]
+        with localcontext(MONEY_CONTEXT):  # exact: no rounding of a large sum
+            return sum(amounts, Decimal(0))
+
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        """A line whose net an amount cannot hold, on that line."""
+        nets = [line.amounts(self.currency)[0] for line in self.lines]
+        return [
+            _error(("lines", n), self.lines[n], "amount_too_large", problem)
+            for n, net in enumerate(nets)
+            if (problem := line_net_problem(net, self.currency))
+        ]
+
+
+class Invoice(_LinesDocument):
     type: Literal["invoice"] = "invoice"
-    lines: InvoiceLines
 
 
-class CreditNote(_DocumentBase):
+class CreditNote(_LinesDocument):
     type: Literal["credit_note"] = "credit_note"
-    lines: InvoiceLines
 
 
-class SubscriptionInvoice(_DocumentBase):
+class SubscriptionInvoice(_LinesDocument):
     """An invoice for a service delivered over ``term_months`` months from ``service_start``:
     its net revenue is deferred and recognised month by month."""
 
     type: Literal["subscription_invoice"] = "subscription_invoice"
-    lines: InvoiceLines
     service_start: IsoDate
     term_months: TermMonths
 
+    @property
+    def schedule_amounts(self) -> int:
+        """Monthly recognition amounts: one per line group and month."""
+        return len({line.group for line in self.lines}) * self.term_months
 
-class Payment(_DocumentBase):
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        errors = super()._amount_errors()
+        problem = schedule_problem(len({line.group for line in self.lines}), self.term_months)
+        if problem:
+            errors.append(_error("term_months", self.term_months, "schedule_too_large", problem))
+        return errors
+
+
+class _Settlement(_DocumentBase):
+    """Money paid in or back: one amount, by one method."""
+
+    amount: PositiveMoney
+    method: Label = "default"
+    _total_field = "amount"
+
+    def posted_total(self) -> Decimal:
+        return self.amount
+
+    def _amount_errors(self) -> list[InitErrorDetails]:
+        return self._places_errors("amount")
+
+
+class Payment(_Settlement):
     type: Literal["payment"] = "payment"
-    amount: PositiveMoney
-    method: Label = "default"
-
-    def _amount_errors(self) -> list[InitErrorDetails]:
-        return self._places_errors("amount")
 
 
-class Refund(_DocumentBase):
+class Refund(_Settlement):
     type: Literal["refund"] = "refund"
-    amount: PositiveMoney
-    method: Label = "default"
-
-    def _amount_errors(self) -> list[InitErrorDetails]:
-        return self._places_errors("amount")
 
 
 class Payout(_DocumentBase):
@@ -150,6 +233,11 @@ class Payout(_DocumentBase):
     fees: NonNegativeMoney
     net: Money
     group: Label = "default"
+    _total_field = "gross"
+
+    def posted_total(self) -> Decimal:
+        # It posts its net (negative when the fees are above the gross) and its fees.
+        return MONEY_CONTEXT.add(abs(self.net), self.fees)
 
     def _amount_errors(self) -> list[InitErrorDetails]:
         errors = self._places_errors("gross", "fees", "net")
@@ -163,14 +251,8 @@ Document = Annotated[
     Invoice | CreditNote | SubscriptionInvoice | Payment | Refund | Payout,
     Field(discriminator="type"),
 ]
-DOCUMENT_TYPES: tuple[str, ...] = (
-    "invoice",
-    "credit_note",
-    "subscription_invoice",
-    "payment",
-    "refund",
-    "payout",
-)
+_KINDS = (Invoice, CreditNote, SubscriptionInvoice, Payment, Refund, Payout)
+DOCUMENT_TYPES: tuple[str, ...] = tuple(kind.model_fields["type"].default for kind in _KINDS)
 _DOCUMENT_ADAPTER: TypeAdapter[Document] = TypeAdapter(Document)
 
 
@@ -196,9 +278,9 @@ def content_hash(document: Document, canonical: str | None = None) -> str:
 
 def estimated_cost(document: Document) -> int:
     """Relative posting work, for scheduling: invoices cost one unit per line, a subscription
-    also one per month recognised."""
+    also one per amount it recognises (each of its line groups, each month)."""
     if isinstance(document, SubscriptionInvoice):
-        return len(document.lines) + document.term_months
+        return len(document.lines) + document.schedule_amounts
     if isinstance(document, Invoice | CreditNote):
         return len(document.lines)
     return 1
@@ -224,11 +306,14 @@ def validate_documents(raw: Sequence[object]) -> tuple[list[Document], list[Reje
 
 
 def _raw_id(item: object) -> str | None:
-    """The item's id as reported with its errors: cut short if too long to be an id."""
+    """The item's id as reported with its errors (in NFC, as it would be stored: the NFC and
+    NFD forms of one id are copies of one document): cut short if too long to be an id."""
     if isinstance(item, dict):
         value = item.get("id")
         if isinstance(value, str):
-            return value if len(value) <= MAX_ID_LENGTH else value[:MAX_ID_LENGTH] + "…"
+            if len(value) > MAX_ID_LENGTH:
+                return value[:MAX_ID_LENGTH] + "…"
+            return as_identifier(value)
     return None
 
 

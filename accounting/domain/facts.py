@@ -156,7 +156,5 @@ def _raw_components(document: Document) -> list[tuple[str, str, Decimal]]:
 
 
 def _line_parts(line: InvoiceLine, currency: str) -> list[tuple[str, str, Decimal]]:
-    # Tax is computed on the rounded net, per line, so it matches what the invoice printed.
-    net = quantize(line.quantity * line.unit_price, currency)
-    tax = quantize(net * line.tax_rate, currency)
+    net, tax = line.amounts(currency)
     return [("net", line.group, net), ("tax", line.tax_group, tax)]

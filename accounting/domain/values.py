@@ -4,32 +4,47 @@ dates, each with its limits, and the one rule for text Postgres can store."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
-from accounting.domain.money import CURRENCY_EXPONENTS, MONEY_CONTEXT
-
-MAX_INTEGER_DIGITS = 18
-MAX_DECIMAL_PLACES = 18
-MAX_TERM_MONTHS = 120
-MAX_ID_LENGTH = 128
-MAX_REVISION = 2**63 - 1  # a Postgres bigint
-# Business dates: a year outside these is a typo (0026 for 2026), and a date near 9999 would
-# overflow when posting moves past a closed month or recognises a subscription's months.
-EARLIEST_DATE = dt.date(1900, 1, 1)
-LATEST_DATE = dt.date(2999, 12, 31)
-# Exchange rates are stored with 12 decimal places: a finer rate would not be the rate used.
-MAX_RATE_PLACES = 12
-# Longer than any number the digit limits allow; refuse before Decimal parses megabytes.
-_MAX_DECIMAL_STRING = 64
-
+from accounting.domain.limits import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    MAX_DECIMAL_PLACES,
+    MAX_DECIMAL_STRING,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_EXCHANGE_RATE,
+    MAX_ID_LENGTH,
+    MAX_INTEGER_DIGITS,
+    MAX_LABEL_LENGTH,
+    MAX_RATE_INTEGER_DIGITS,
+    MAX_RATE_PLACES,
+    MAX_TERM_MONTHS,
+    MAX_UNIT_PRICE_PLACES,
+    MIN_EXCHANGE_RATE,
+    revision_problem,
+)
+from accounting.domain.money import CURRENCY_EXPONENTS, MONEY_CONTEXT, plain
 
 # --- decimals -------------------------------------------------------------------------------
+
+#: A decimal as a string: ASCII digits, an optional sign and decimal point. No exponent, no
+#: digit separators, no spaces, no other script's digits: Decimal alone reads "1e2", "1_000",
+#: " 10 " and Arabic-Indic or fullwidth digits as numbers, which no invoice prints.
+_DECIMAL_STRING = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def _decimal_parser(noun: str) -> Callable[[object], Decimal]:
@@ -49,12 +64,15 @@ def _to_decimal(value: object, noun: str) -> Decimal:
         raise PydanticCustomError("decimal_type", f"{noun} must be a decimal string, not a float")
     if isinstance(value, int | Decimal):
         return Decimal(value)
-    if isinstance(value, str) and len(value) <= _MAX_DECIMAL_STRING:
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:
-            pass
-    raise PydanticCustomError("decimal_parsing", f"{noun} must be a decimal string")
+    if (
+        isinstance(value, str)
+        and len(value) <= MAX_DECIMAL_STRING
+        and _DECIMAL_STRING.fullmatch(value)
+    ):
+        return Decimal(value)
+    raise PydanticCustomError(
+        "decimal_parsing", f'{noun} must be a decimal string of ASCII digits, like "-12.50"'
+    )
 
 
 def _canonical(value: Decimal) -> Decimal:
@@ -101,8 +119,8 @@ def _at_most_one(value: Decimal) -> Decimal:
 
 def rate_digits_problem(value: Decimal) -> str | None:
     """Why a rate would not survive storage (NUMERIC(28, 12)) unchanged, if it would not."""
-    if value.adjusted() >= 16:
-        return "at most 16 integer digits"
+    if value.adjusted() >= MAX_RATE_INTEGER_DIGITS:
+        return f"at most {MAX_RATE_INTEGER_DIGITS} integer digits"
     if decimal_places(value) > MAX_RATE_PLACES:
         return f"at most {MAX_RATE_PLACES} decimal places"
     return None
@@ -115,38 +133,87 @@ def _rate_places(value: Decimal) -> Decimal:
     return value
 
 
-def _at_most_six_places(value: Decimal) -> Decimal:
-    if decimal_places(value) > 6:
-        raise PydanticCustomError("decimal_max_places", "at most 6 decimal places")
+def exchange_rate_problem(value: Decimal) -> str | None:
+    """Why ``value`` cannot be an exchange rate, if it cannot: see MIN_EXCHANGE_RATE."""
+    if not MIN_EXCHANGE_RATE <= value <= MAX_EXCHANGE_RATE:
+        return (
+            f"must be between {plain(MIN_EXCHANGE_RATE)} and {plain(MAX_EXCHANGE_RATE)} "
+            "(functional units per unit of the document's currency)"
+        )
+    return None
+
+
+def _sane_rate(value: Decimal) -> Decimal:
+    problem = exchange_rate_problem(value)
+    if problem:
+        raise PydanticCustomError("rate_range", problem)
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_decimal_parser("money"))]
-Quantity = Annotated[Decimal, BeforeValidator(_decimal_parser("quantity"))]
-Rate = Annotated[Decimal, BeforeValidator(_decimal_parser("rate"))]
+def _at_most_six_places(value: Decimal) -> Decimal:
+    if decimal_places(value) > MAX_UNIT_PRICE_PLACES:
+        message = f"at most {MAX_UNIT_PRICE_PLACES} decimal places"
+        raise PydanticCustomError("decimal_max_places", message)
+    return value
+
+
+#: Decimals go out as they must come in: plain digits (str() would write 0.0000001 as 1E-7).
+_PLAIN = PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")
+Money = Annotated[Decimal, BeforeValidator(_decimal_parser("money")), _PLAIN]
+Quantity = Annotated[Decimal, BeforeValidator(_decimal_parser("quantity")), _PLAIN]
+Rate = Annotated[Decimal, BeforeValidator(_decimal_parser("rate")), _PLAIN]
 
 
 # --- strings --------------------------------------------------------------------------------
 
 
 #: Unicode categories an id or a label may not hold: control characters, invisible formatting
-#: ones (a bidi override or a zero-width space would make two different ids look the same)
-#: and lone surrogates (not text at all).
-INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+#: ones (a bidi override or a zero-width space would make two different ids look the same),
+#: lone surrogates (not text at all), line and paragraph separators (they break the line of a
+#: log or a terminal), private-use characters (they look like whatever a font makes of them)
+#: and unassigned code points (a later Unicode may give them a meaning and a normalisation).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"})
+INVISIBLE_MESSAGE = "must not contain control, invisible, private-use or unassigned characters"
 
 
 def has_invisible_characters(value: str) -> bool:
-    """Whether ``value`` holds a control, invisible formatting or surrogate character."""
+    """Whether ``value`` holds a character of :data:`INVISIBLE_CATEGORIES`."""
     return any(unicodedata.category(char) in INVISIBLE_CATEGORIES for char in value)
 
 
-def _no_control_characters(value: str) -> str:
-    """Ids and labels: see :data:`INVISIBLE_CATEGORIES`."""
+def identifier_problem(value: str) -> str | None:
+    """Why ``value`` (in NFC) cannot be an id or a label, if it cannot: a character of
+    :data:`INVISIBLE_CATEGORIES`, or a compatibility character (a ligature, a fullwidth or a
+    superscript form), which would make a second id that looks, or reads, like the first."""
     if has_invisible_characters(value):
-        raise PydanticCustomError(
-            "control_characters", "must not contain control or invisible formatting characters"
+        return INVISIBLE_MESSAGE
+    if not unicodedata.is_normalized("NFKC", value):
+        readable = unicodedata.normalize("NFKC", value)[:MAX_ID_LENGTH]
+        return (
+            "must not contain compatibility characters (a ligature, a fullwidth or a superscript"
+            f" form): write {readable!r}"
         )
-    return value
+    return None
+
+
+def as_identifier(value: str) -> str:
+    """``value`` in NFC: an id typed in NFC and the same id in NFD ("café") are one document."""
+    return unicodedata.normalize("NFC", value)
+
+
+def _identifier(max_length: int) -> Callable[[str], str]:
+    """An after-validator of ids and labels: see :func:`identifier_problem`."""
+
+    def check(value: str) -> str:
+        value = as_identifier(value)
+        problem = identifier_problem(value)
+        if problem:
+            raise PydanticCustomError("identifier_characters", problem)
+        if len(value) > max_length:  # NFC can make a string longer
+            raise PydanticCustomError("string_too_long", f"at most {max_length} characters")
+        return value
+
+    return check
 
 
 def _storable_text(value: str) -> str:
@@ -177,18 +244,36 @@ def _known_currency(value: str) -> str:
 DocumentId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_identifier(MAX_ID_LENGTH)),
 ]
 Label = Annotated[
-    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH),
+    AfterValidator(_identifier(MAX_LABEL_LENGTH)),
 ]
 Currency = Annotated[str, AfterValidator(_known_currency)]
 
 
-def _not_a_number(value: object) -> object:
-    # Pydantic would read a number as a Unix timestamp; documents carry ISO dates.
-    if isinstance(value, int | float):
-        raise PydanticCustomError("date_type", "date must be an ISO date string (YYYY-MM-DD)")
+#: The one way a document writes a date. Pydantic alone would read "86400" as a Unix
+#: timestamp, and take a time and a time zone and drop them.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value  # a Python caller's date
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise PydanticCustomError("date_value", f"not a valid date: {exc}") from None
+    raise PydanticCustomError("date_type", "date must be an ISO date string (YYYY-MM-DD)")
+
+
+def _plausible_revision(value: int) -> int:
+    problem = revision_problem(value)
+    if problem:
+        raise PydanticCustomError("revision_range", problem)
     return value
 
 
@@ -200,7 +285,7 @@ def _business_date(value: dt.date) -> dt.date:
     return value
 
 
-IsoDate = Annotated[dt.date, BeforeValidator(_not_a_number), AfterValidator(_business_date)]
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), AfterValidator(_business_date)]
 
 
 # --- the value types documents are made of --------------------------------------------------
@@ -211,8 +296,12 @@ UnitPrice = Annotated[Money, AfterValidator(_not_negative), AfterValidator(_at_m
 PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
 TaxRate = Annotated[Rate, AfterValidator(_not_negative), AfterValidator(_at_most_one)]
 #: Units of functional currency per unit of the document's currency.
-DocumentRate = Annotated[Rate, AfterValidator(_positive), AfterValidator(_rate_places)]
+DocumentRate = Annotated[
+    Rate, AfterValidator(_positive), AfterValidator(_rate_places), AfterValidator(_sane_rate)
+]
 #: A description: tabs and line breaks allowed.
-FreeText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_storable_text)]
-Revision = Annotated[StrictInt, Field(ge=0, le=MAX_REVISION)]
+FreeText = Annotated[
+    str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(_storable_text)
+]
+Revision = Annotated[StrictInt, AfterValidator(_plausible_revision)]
 TermMonths = Annotated[StrictInt, Field(ge=1, le=MAX_TERM_MONTHS)]

@@ -7,7 +7,7 @@ from accounting.domain.fairness import DeficitRoundRobin, OrgDemand
 from accounting.domain.lanes import Lane
 
 
-def claim(org: str, doc: str, cost: int = 1, priority: int = 0, attempts: int = 1) -> Claim:
+def claim(org: str, doc: str, cost: int = 1, priority: int = 0, attempts: int = 0) -> Claim:
     return Claim(org, doc, 1, Lane.of_priority(priority), cost, attempts)
 
 
@@ -64,8 +64,8 @@ def test_batches_respect_cost_and_count_and_keep_one_organization_each() -> None
     ]
 
 
-def test_a_document_claimed_before_goes_alone_and_high_lane_batches_come_first() -> None:
-    claims = [claim("a", "a0"), claim("a", "retry", attempts=2), claim("a", "h", priority=1)]
+def test_a_document_that_failed_before_goes_alone_and_high_lane_batches_come_first() -> None:
+    claims = [claim("a", "a0"), claim("a", "retry", attempts=1), claim("a", "h", priority=1)]
     cut = batches(claims, max_documents=10, max_cost=10)
     assert cut[0].lane is Lane.HIGH and list(cut[0].versions) == ["h"]
     assert [list(b.versions) for b in cut[1:]] == [["retry"], ["a0"]]
