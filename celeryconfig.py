@@ -11,17 +11,25 @@ from accounting.domain.lanes import Lane
 HIGH_QUEUE = Lane.HIGH.queue
 NORMAL_QUEUE = Lane.NORMAL.queue
 
-_redis = get_settings().redis_url or "redis://127.0.0.1:6379/0"
+_redis = get_settings().redis_url
+if not _redis:
+    # No default: a worker or producer with a forgotten variable must not join whatever
+    # broker happens to listen on the host. The demo and the tests start embedded services and
+    # set the variable themselves.
+    raise RuntimeError(
+        "ACCOUNTING_REDIS_URL is not set: workers, beat and producers need the broker's URL "
+        "(redis://host:6379/0)"
+    )
 
 broker_url = _redis
-result_backend = _redis
+# Results keep the worker, retries and queue (Flower shows them) but not the arguments.
+result_backend = f"tasks.results:ResultBackend+{_redis}"
 broker_connection_retry_on_startup = True
 # Longer than the hard time limit, so a slow task is not delivered twice while it runs. Never
 # relied on for correctness: a lost message is recovered by the dispatcher's lease expiry.
 broker_transport_options = {"visibility_timeout": 900}
 result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
 result_expires = 24 * 3600
-# Results name the worker that ran the task (Flower and the tests read it).
 result_extended = True
 
 task_serializer = "json"
@@ -37,11 +45,8 @@ task_default_queue = NORMAL_QUEUE
 task_default_exchange = NORMAL_QUEUE
 task_default_routing_key = NORMAL_QUEUE
 task_create_missing_queues = False
-task_routes = {
-    "accounting.recreate": {"queue": HIGH_QUEUE, "routing_key": HIGH_QUEUE},
-    "accounting.upsert_documents": {"queue": NORMAL_QUEUE, "routing_key": NORMAL_QUEUE},
-    "accounting.post_batch": {"queue": NORMAL_QUEUE, "routing_key": NORMAL_QUEUE},
-}
+# Recreates to the high lane, urgent when small enough for the fast path (tasks.routes).
+task_routes = ("tasks.routes.route",)
 
 # Every task is idempotent, so acknowledge after the work and requeue if the worker dies.
 task_acks_late = True
@@ -51,6 +56,8 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 task_soft_time_limit = 240
 task_time_limit = 300
 worker_max_tasks_per_child = 10_000
+# A pool process that grew past this (a huge document, a leak) is replaced after its task.
+worker_max_memory_per_child = get_settings().worker_max_memory_mb * 1024  # KiB
 
 # Flower and `celery events` see every task.
 worker_send_task_events = True

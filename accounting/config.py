@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     window_batches: int = Field(
         default=6, ge=1, description="Batches' worth of cost kept in flight (bounds Redis memory)"
     )
+    high_batch_cost: int = Field(
+        default=200,
+        ge=1,
+        description="At most this estimated cost per high-lane batch (small: a user's fast-path "
+        "recreate waits behind at most a window of them)",
+    )
+    high_window_batches: int = Field(
+        default=1,
+        ge=1,
+        description="High-lane batches' worth of cost kept in flight: with one, a high pool of "
+        "two processes or more always has one free for a user's small recreate",
+    )
     scheduling: Literal["fair", "fifo"] = Field(
         default="fair",
         description="fair: weighted deficit round robin across organizations; fifo: oldest first",
@@ -51,7 +63,41 @@ class Settings(BaseSettings):
         default=120, ge=5, description="A claimed batch not posted by then is redispatched"
     )
     max_attempts: int = Field(
-        default=5, ge=1, description="Claims of one version before it is dead"
+        default=5, ge=1, description="Failed postings of one version before it is dead"
+    )
+    intake_retry_seconds: float = Field(
+        default=6 * 3600,
+        gt=0,
+        description="How long a task keeps retrying while Postgres is unavailable before its "
+        "payload is kept as a dead intake record (accounting dead list --intake)",
+    )
+    retry_cap_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait between two retries of a task"
+    )
+    conflict_retries: int = Field(
+        default=5, ge=0, description="Retries of a task that lost a race (deadlock, conflict)"
+    )
+    max_worker_losses: int = Field(
+        default=3,
+        ge=1,
+        description="Deliveries of one message that may kill their worker process before the "
+        "message is quarantined (a poison message)",
+    )
+    max_message_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="A task message larger than this is refused before it is decoded",
+    )
+    worker_max_memory_mb: int = Field(
+        default=1024,
+        ge=64,
+        description="A pool process that grew past this is replaced after its task",
+    )
+    database_probe_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often a worker checks Postgres; it stops taking messages while it is "
+        "unreachable and takes them again once it answers",
     )
     dispatch_poll_seconds: float = Field(
         default=1.0, gt=0, description="Fallback poll when no wake-up arrives"

@@ -31,6 +31,21 @@ class TransientError(AccountingError):
     """A failure that may go away on retry (database or Redis unavailable, lock conflict)."""
 
 
+class DatabaseUnavailable(TransientError):
+    """Postgres cannot be reached (down, failing over, a pooler restarting, a wrong URL): wait
+    for it, for as long as it takes (``ACCOUNTING_INTAKE_RETRY_SECONDS``)."""
+
+
+class DatabaseConflict(TransientError):
+    """A transaction lost a race (serialization failure, deadlock, lock timeout, a period
+    closed meanwhile): retry it soon, a few times."""
+
+
+class SchemaNotReady(TransientError):
+    """The database is not at the schema revision this code expects: run `accounting migrate`
+    (a worker that starts before the migration waits for it)."""
+
+
 class UnknownOrganization(PermanentError):
     """No such organization."""
 

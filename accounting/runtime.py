@@ -13,14 +13,18 @@ from accounting.config import Settings, get_settings
 from accounting.domain.batching import Publish
 from accounting.domain.lanes import Lane
 from accounting.errors import PermanentError
+from accounting.services import schema
 from accounting.services.dispatcher import Dispatcher
 from accounting.services.effects import Effects
 from accounting.services.fast_path import FastPath
 from accounting.services.jobs import JobAnnouncer
+from accounting.services.schema import SchemaState
 from accounting.store.engine import engine_for_process
 from accounting.store.uow import UnitOfWork
 from accounting.volatile.counters import recent_throughput
+from accounting.volatile.deliveries import Deliveries
 from accounting.volatile.matrix_cache import MatrixCache
+from accounting.volatile.outstanding import OutstandingBatches
 from accounting.volatile.progress import ProgressStream
 from accounting.volatile.ratelimit import RateLimiter
 from accounting.volatile.wakeup import Wakeup
@@ -89,6 +93,10 @@ def wakeup(settings: Settings | None = None) -> Wakeup:
     return Wakeup(redis_client(settings))
 
 
+def deliveries(settings: Settings | None = None) -> Deliveries:
+    return Deliveries(redis_client(settings))
+
+
 def progress_stream(settings: Settings | None = None) -> ProgressStream:
     settings = settings or get_settings()
     return ProgressStream(redis_client(settings), settings.progress_retention_seconds)
@@ -121,7 +129,27 @@ def dispatcher(publish: Publish, holder: str | None = None) -> Dispatcher:
         settings,
         RateLimiter(redis_client(settings)),
         holder=holder,
+        outstanding=outstanding(settings),
+        broker_backlog=lambda lane: broker_backlog(lane, settings),
     )
+
+
+def broker_backlog(lane: Lane, settings: Settings | None = None) -> int:
+    """Messages waiting in the lane's broker queue, every priority (kombu's Redis transport
+    keeps one list per priority step: the queue's name, then with ``\x06\x16<step>``)."""
+    client = redis_client(settings)
+    names = [lane.queue, *(f"{lane.queue}\x06\x16{step}" for step in (3, 6, 9))]
+    return sum(int(client.llen(name)) for name in names)
+
+
+def outstanding(settings: Settings | None = None) -> OutstandingBatches:
+    settings = settings or get_settings()
+    return OutstandingBatches(redis_client(settings), ttl_seconds=24 * 3600)
+
+
+def schema_state(settings: Settings | None = None) -> SchemaState:
+    """Where this process's database stands against the code (raises when unreachable)."""
+    return schema.schema_state(engine(settings))
 
 
 def recent_rate(lane: Lane, settings: Settings | None = None) -> float | None:

@@ -11,9 +11,10 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from accounting.domain.batching import Batch
-from accounting.domain.lanes import Lane
+from accounting.domain.intake import DeadMessage
 from accounting.errors import TransientError
 from tasks.payloads import PAYLOAD_SCHEMA, post_batch_message
+from tasks.routes import batch_priority
 
 RECREATE = "accounting.recreate"
 POST_BATCH = "accounting.post_batch"
@@ -22,17 +23,26 @@ POST_BATCH = "accounting.post_batch"
 def send_recreate(
     app: Celery, org_id: str, document_ids: Sequence[str], requested_by: str | None
 ) -> str:
-    """Queue a user's recreate on the high lane; returns its job id."""
+    """Queue a user's recreate (its lane, its queue: tasks.routes); returns its job id."""
     try:
         result = app.send_task(
             RECREATE,
             args=[org_id, list(document_ids)],
             kwargs={"requested_by": requested_by, "schema": PAYLOAD_SCHEMA},
-            queue=Lane.HIGH.queue,
         )
     except OperationalError as exc:  # the broker is down: nothing was sent, try again
         raise TransientError(f"the queue is unavailable: {exc}") from exc
     return str(result.id)
+
+
+def send_again(app: Celery, message: DeadMessage) -> None:
+    """Send a kept message again, under its own task id (the job id its sender follows)."""
+    try:
+        app.send_task(
+            message.task_name, args=message.args, kwargs=message.kwargs, task_id=message.task_id
+        )
+    except (OperationalError, RedisError) as exc:
+        raise TransientError(f"the queue is unavailable: {exc}") from exc
 
 
 def publish_batch(app: Celery, batch: Batch) -> None:
@@ -47,6 +57,8 @@ def publish_batch(app: Celery, batch: Batch) -> None:
             kwargs=kwargs,
             queue=batch.lane.queue,
             routing_key=batch.lane.queue,
+            priority=batch_priority(batch.lane),
+            task_id=batch.id,
             ignore_result=True,
         )
     except (OperationalError, RedisError) as exc:

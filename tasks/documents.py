@@ -15,7 +15,9 @@ from tasks.base import AccountingTask
 from tasks.payloads import (
     PAYLOAD_SCHEMA,
     accepted_schema,
+    refuse_unknown_arguments,
     requested_by_text,
+    require_document_ids,
     require_list,
     require_text,
 )
@@ -25,16 +27,22 @@ log = logging.getLogger(__name__)
 
 @app.task(name="accounting.upsert_documents", base=AccountingTask, bind=True)
 def upsert_documents(
-    self: AccountingTask, org_id: str, documents: list[Any], schema: int = 1
+    self: AccountingTask,
+    org_id: str,
+    documents: list[Any],
+    schema: int = 1,
+    *unexpected: Any,
+    **unknown: Any,
 ) -> dict[str, Any]:
     """Create or update documents; changed ones become pending and are posted by the workers.
     The call is a job (its id is this task's id) whose progress can be followed.
 
     Returns ``{"job_id": ..., "changed": [...], "unchanged": [...], "stale": [...],
     "rejected": [{document_id, field, message}]}``: bad documents are reported and not
-    stored, good ones are stored.
+    stored, good ones are stored. Arguments it does not take are refused (see tasks.payloads).
     """
     accepted_schema("accounting.upsert_documents", schema)
+    refuse_unknown_arguments("accounting.upsert_documents", schema, unexpected, unknown)
     require_text("org_id", org_id)
     result = document_service.upsert_documents(
         runtime.unit_of_work(),
@@ -55,12 +63,15 @@ def recreate(
     document_ids: list[Any],
     requested_by: str | None = None,
     schema: int = 1,
+    *unexpected: Any,
+    **unknown: Any,
 ) -> dict[str, Any]:
     """Recreate the entries of ``document_ids`` at high priority. The job id is this task's id.
     Small recreates are posted right here (see accounting.services.fast_path)."""
     accepted_schema("accounting.recreate", schema)
+    refuse_unknown_arguments("accounting.recreate", schema, unexpected, unknown)
     require_text("org_id", org_id)
-    ids = [require_text("document_ids[]", i) for i in require_list("document_ids", document_ids)]
+    ids = require_document_ids(document_ids)
     outcome = runtime.fast_path().recreate(
         org_id, ids, job_id=self.request.id, requested_by=requested_by_text(requested_by)
     )

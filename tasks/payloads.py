@@ -9,6 +9,12 @@ Redis still run after a deploy (deploy workers before the producers when the ver
 - Version 2: ``post_batch`` also carries ``lane`` ("high" or "normal") and ``dispatched_at``
   (epoch seconds), so the time a batch waited in Redis is known per lane. ``upsert_documents``
   and ``recreate`` are unchanged and may say ``schema=2``.
+
+An argument a worker does not know (an unknown keyword, a positional argument too many) is
+refused with UnsupportedPayload, naming it, the task and the arguments and schemas the worker
+takes; it is never ignored. An argument can change what a call means (a ``dry_run`` ignored
+would write), so a producer that adds one bumps the schema, and workers are deployed first.
+A document's fields are checked per document: an unknown one rejects that document only.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounting.domain.lanes import Lane
-from accounting.domain.values import has_invisible_characters
+from accounting.domain.limits import MAX_ID_LENGTH, MAX_REQUESTED_BY_LENGTH, check_recreate_size
+from accounting.domain.values import (
+    INVISIBLE_MESSAGE,
+    as_identifier,
+    has_invisible_characters,
+    identifier_problem,
+)
 from accounting.errors import PermanentError
 
 #: Version of the task payloads; bump it when an argument changes meaning.
@@ -33,21 +45,66 @@ class UnsupportedPayload(PermanentError):
     """The task's payload is of a version or layout this worker does not accept."""
 
 
-def require_text(name: str, value: Any, max_length: int = 128) -> str:
+#: The arguments of each public task, by name, in every accepted schema (unchanged since 1).
+TASK_ARGUMENTS = {
+    "accounting.upsert_documents": ("org_id", "documents", "schema"),
+    "accounting.recreate": ("org_id", "document_ids", "requested_by", "schema"),
+}
+
+
+def refuse_unknown_arguments(
+    task: str, schema: int, extra: Sequence[Any], unknown: Mapping[str, Any]
+) -> None:
+    """UnsupportedPayload if a call to a public task carried arguments it does not take."""
+    if not extra and not unknown:
+        return
+    problems = [f"{len(extra)} positional arguments too many"] if extra else []
+    if unknown:
+        names = sorted(unknown)
+        shown = ", ".join(repr(name[:64]) for name in names[:5])
+        more = f" and {len(names) - 5:,} more" if len(names) > 5 else ""
+        problems.append(f"unknown keyword arguments {shown}{more}")
+    raise UnsupportedPayload(
+        f"{task} (schema {schema}): {'; '.join(problems)}. This worker takes "
+        f"{', '.join(TASK_ARGUMENTS[task])} (payload schemas {OLDEST_ACCEPTED_SCHEMA} to "
+        f"{PAYLOAD_SCHEMA}): deploy workers that take an argument before producers send it"
+    )
+
+
+def require_text(name: str, value: Any, max_length: int = MAX_ID_LENGTH) -> str:
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise PermanentError(
             f"{name}: must be a non-empty string of at most {max_length} characters"
         )
     if has_invisible_characters(value):
-        raise PermanentError(f"{name}: must not contain control or invisible characters")
+        raise PermanentError(f"{name}: {INVISIBLE_MESSAGE}")
     return value
+
+
+def require_id(name: str, value: Any) -> str:
+    """A document id as documents carry it: in NFC (its NFD twin names the same document),
+    and refused where a document's id would be."""
+    text = as_identifier(require_text(name, value))
+    problem = identifier_problem(text)
+    if problem or len(text) > MAX_ID_LENGTH:
+        raise PermanentError(f"{name}: {problem or f'at most {MAX_ID_LENGTH} characters'}")
+    return text
+
+
+def require_document_ids(value: Any) -> list[str]:
+    """A recreate's ids: a list of at most MAX_IDS_PER_RECREATE document ids (the HTTP API's
+    limit too), each read as :func:`require_id` reads it."""
+    ids = require_list("document_ids", value)
+    check_recreate_size(len(ids))
+    return [require_id("document_ids[]", i) for i in ids]
 
 
 def requested_by_text(value: Any) -> str | None:
     """Who asked for a recreate: informational, so cut short, but never unstorable."""
     if value is None:
         return None
-    return require_text("requested_by", value[:200] if isinstance(value, str) else value, 200)
+    limit = MAX_REQUESTED_BY_LENGTH
+    return require_text("requested_by", value[:limit] if isinstance(value, str) else value, limit)
 
 
 def require_list(name: str, value: Any) -> list[Any]:

@@ -50,9 +50,69 @@ class DispatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
             self._thread.join(timeout=10)
 
 
+class DatabaseGate(bootsteps.StartStopStep):  # type: ignore[misc]
+    """The worker takes messages only while Postgres answers at the schema revision this code
+    expects. Started before ``accounting migrate``, or while Postgres is down, failing over or
+    behind a restarting PgBouncer, it leaves every message in the broker (none is taken and
+    retried into nothing), says why in one line, and takes them again once it can."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, consumer: Any, **kwargs: Any) -> None:
+        super().__init__(consumer, **kwargs)
+        self._stop = threading.Event()
+        self._open = True
+        self._queues: list[str] = []
+
+    def start(self, consumer: Any) -> None:
+        self._queues = [queue.name for queue in consumer.task_consumer.queues]
+        problem = database_problem()
+        if problem is not None:
+            self._close(consumer, problem)
+        watcher = threading.Thread(
+            target=self._watch, args=(consumer,), name="database-gate", daemon=True
+        )
+        watcher.start()
+
+    def stop(self, consumer: Any) -> None:
+        self._stop.set()
+
+    def _watch(self, consumer: Any) -> None:
+        while not self._stop.wait(get_settings().database_probe_seconds):
+            problem = database_problem()
+            if problem is not None and self._open:
+                consumer.call_soon(self._close, consumer, problem)
+            elif problem is None and not self._open:
+                consumer.call_soon(self._reopen, consumer)
+
+    def _close(self, consumer: Any, problem: str) -> None:
+        if self._open:
+            self._open = False
+            for queue in self._queues:
+                consumer.cancel_task_queue(queue)
+            log.error("not taking messages from %s: %s", ", ".join(self._queues), problem)
+
+    def _reopen(self, consumer: Any) -> None:
+        if not self._open:
+            self._open = True
+            for queue in self._queues:
+                consumer.add_task_queue(queue)
+            log.info("Postgres answers at the expected schema: taking messages again")
+
+
+def database_problem() -> str | None:
+    """Why this worker cannot apply messages now, or None."""
+    try:
+        state = runtime.schema_state()
+    except Exception as exc:
+        return f"Postgres is unreachable ({str(exc).splitlines()[0][:200]})"
+    return None if state.ready else str(state)
+
+
 def install(app: Celery) -> None:
-    """Add the dispatcher to ``app``'s workers."""
+    """Add the dispatcher and the database gate to ``app``'s workers."""
     app.steps["worker"].add(DispatcherStep)
+    app.steps["consumer"].add(DatabaseGate)
 
 
 @celeryd_init.connect

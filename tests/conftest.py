@@ -10,6 +10,7 @@ A test service that does not answer is skipped locally and fails the run in CI.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 from accounting import demo_data, embedded
 from accounting.config import Settings, get_settings
@@ -25,6 +26,8 @@ from accounting.store import migrate
 from accounting.store.engine import create_engine_for
 from accounting.store.models import Base
 from accounting.store.uow import UnitOfWork
+
+from helpers import libpq
 
 IN_CI = bool(os.environ.get("CI"))
 #: Every table, emptied before each test that asks for the database (alembic's own aside).
@@ -162,3 +165,16 @@ def make_org(uow: Any) -> Any:
 @pytest.fixture
 def org(make_org: Any) -> str:
     return str(make_org("acme"))
+
+
+@pytest.fixture
+def scratch_database(database_url: str) -> Iterator[str]:
+    """A new, empty database on the test server."""
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq(database_url), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq(database_url), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -10,6 +10,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 
+def libpq(url: str) -> str:
+    """A SQLAlchemy URL as psycopg takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def invoice(doc_id: str, unit_price: str = "100.00", quantity: str = "1") -> dict[str, Any]:
     return {
         "id": doc_id,
@@ -108,8 +113,8 @@ def assert_posted_exactly_once(engine: Engine, org_id: str, expected: int) -> No
     assert unbalanced_entries(engine) == 0
 
 
-def await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
-    """Return once some session waits for a lock (the race a test set up is in place)."""
+def await_lock_wait(engine: Engine, timeout: float = 10.0, at_least: int = 1) -> None:
+    """Return once ``at_least`` sessions wait for a lock (the race a test set up is in place)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         waiting = engine.connect()
@@ -119,7 +124,7 @@ def await_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
             ).scalar_one()
         finally:
             waiting.close()
-        if n:
+        if n >= at_least:
             return
         time.sleep(0.01)
     raise AssertionError("no session ever waited for the lock")

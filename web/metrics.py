@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from accounting.config import Settings
 from accounting.domain.lanes import Lane
 from accounting.services.audit import check_meanings, latest_run
+from accounting.services.dispatcher import window_cost
 from accounting.services.queue import QueueFigures, queue_figures, suggested_workers
 from accounting.volatile.counters import BUCKETS, THROUGHPUT_MINUTES, Counters, read_counters
 
@@ -101,13 +102,19 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "accounting_dead_documents", "Documents given up on", value=figures.dead
         )
+        yield GaugeMetricFamily(
+            "accounting_dead_intake_messages",
+            "Messages accepted but not applied, kept whole (accounting dead list --intake)",
+            value=figures.dead_intake,
+        )
         window = GaugeMetricFamily(
             "accounting_dispatcher_window_cost",
-            "Estimated cost in flight, and the dispatcher's limit on it",
-            labels=["state"],
+            "Estimated cost in flight per lane, and the dispatcher's limit on it",
+            labels=["lane", "state"],
         )
-        window.add_metric(["in_flight"], figures.in_flight_cost)
-        window.add_metric(["limit"], self._settings.batch_cost * self._settings.window_batches)
+        for lane in Lane:
+            window.add_metric([lane, "in_flight"], figures.in_flight_cost[lane])
+            window.add_metric([lane, "limit"], window_cost(self._settings, lane))
         yield window
 
     def _lanes(self, figures: QueueFigures) -> Iterator[Metric]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from accounting.domain.lanes import Lane
 
@@ -17,17 +18,19 @@ class Claim:
     version: int
     lane: Lane
     cost: int
-    #: Claims of this version so far, this one included.
+    #: Failed postings of this version so far.
     attempts: int
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Document versions of one organization, to be posted together on one lane."""
+    """Document versions of one organization, to be posted together on one lane. Its id is the
+    id of the message that carries it."""
 
     org_id: str
     lane: Lane
     versions: dict[str, int]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 #: How a batch reaches the workers (a Celery message, in production).
@@ -36,13 +39,13 @@ Publish = Callable[[Batch], None]
 
 def batches(claims: list[Claim], max_documents: int, max_cost: int) -> list[Batch]:
     """Cut claims into batches of one organization and lane, within ``max_documents`` and
-    ``max_cost``, in claim order. A document claimed before (its last batch failed or was lost)
-    goes alone, so a poison document cannot take its neighbours down with it again. The high
-    lane's batches come first."""
+    ``max_cost``, in claim order. A document whose posting failed before goes alone, so a
+    poison document cannot take its neighbours down with it again. The high lane's batches
+    come first."""
     result: list[Batch] = []
     open_batches: dict[tuple[str, Lane], tuple[dict[str, int], int]] = {}
     for claim in claims:
-        if claim.attempts > 1:
+        if claim.attempts > 0:
             result.append(Batch(claim.org_id, claim.lane, {claim.document_id: claim.version}))
             continue
         key = (claim.org_id, claim.lane)

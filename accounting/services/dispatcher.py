@@ -1,33 +1,46 @@
 """The dispatcher: leases pending documents from Postgres and hands them out in batches; what
 it posts next is decided here.
 
-Postgres holds the backlog; only a bounded window of batches is ever published, so Redis holds
-that window and never the backlog. One dispatcher leads (a lease row renewed every round, which
-works through PgBouncer's transaction pooling where session advisory locks do not); the others
-stand by and take over when the leader's lease runs out. The high lane is served first; the
-normal lane is shared between organizations by weighted deficit round robin on estimated cost
-(:mod:`accounting.domain.fairness`), within each one's pause, in-flight cap and rate limit.
+Postgres holds the backlog; each lane keeps only a bounded window of batches in flight, so
+Redis holds those windows and never the backlog. One dispatcher leads (a lease row renewed
+every round, which works through PgBouncer's transaction pooling where session advisory locks
+do not); the others stand by and take over when the leader's lease runs out.
+
+Each round, the high lane is served first, then the normal lane. Within a lane, organizations
+share its window by weighted deficit round robin on estimated cost
+(:mod:`accounting.domain.fairness`), each within its pause, its in-flight cap and its rate
+limit, so one tenant flooding a lane cannot starve another. A batch still waiting in the
+broker keeps its documents leased (:mod:`accounting.volatile.outstanding`): a pool that is
+down or behind never makes the dispatcher publish the same documents again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
 from accounting.config import Settings
 from accounting.domain.batching import Claim, Publish, batches
+from accounting.domain.events import JobsMoved
 from accounting.domain.fairness import Budget, DeficitRoundRobin, OrgDemand
 from accounting.domain.lanes import Lane
 from accounting.errors import TransientError
+from accounting.services.jobs import settled_jobs
 from accounting.store.leases import LEADER_LEASE
 from accounting.store.queue import OrgSchedule
 from accounting.store.uow import UnitOfWork
+from accounting.volatile.outstanding import OutstandingBatches
 from accounting.volatile.ratelimit import RateLimiter
 from accounting.volatile.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
+
+#: Messages waiting in a lane's broker queue (the dispatcher's own and any other).
+Backlog = Callable[[Lane], int]
+InFlight = dict[tuple[str, Lane], tuple[int, int]]
 
 
 class Dispatcher:
@@ -39,13 +52,20 @@ class Dispatcher:
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
         holder: str | None = None,
+        outstanding: OutstandingBatches | None = None,
+        broker_backlog: Backlog | None = None,
     ) -> None:
         self._units = units
         self._publish = publish
         self._wakeup = wakeup
         self._settings = settings
         self._rate_limiter = rate_limiter
-        self._fair = DeficitRoundRobin(quantum=max(1, settings.batch_cost // 2))
+        self._outstanding = outstanding
+        self._broker_backlog = broker_backlog
+        self._fair = {
+            Lane.HIGH: DeficitRoundRobin(quantum=max(1, settings.high_batch_cost // 2)),
+            Lane.NORMAL: DeficitRoundRobin(quantum=max(1, settings.batch_cost // 2)),
+        }
         self.holder = holder or f"dispatcher-{uuid.uuid4().hex[:12]}"
 
     @property
@@ -53,75 +73,113 @@ class Dispatcher:
         return max(5.0, self._settings.dispatch_poll_seconds * 5)
 
     @property
-    def window_cost(self) -> int:
-        return self._settings.window_batches * self._settings.batch_cost
-
-    def run_once(self) -> int:
-        """One round: lead or stand by; if leading, fill the window. Returns batches published."""
-        with self._units() as uow:
-            if not uow.leases.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl):
-                return 0
-            uow.leases.bury_exhausted(self._settings.max_attempts)
-            in_flight = uow.leases.in_flight_by_org()
-            room = self.window_cost - sum(cost for _, cost in in_flight.values())
-            paused = list(uow.queue.schedules())
-            # The high lane is never held back by normal work filling the window.
-            high_room = max(room, self._settings.batch_cost)
-            claims = uow.leases.claim_pending(Lane.HIGH, high_room, self._lease, paused)
-            room -= sum(c.cost for c in claims)
-            claims += self._claim_normal(uow, room, in_flight, paused)
-            uow.commit()
-        # Published after commit: a lost publish only delays the documents until their lease
-        # runs out, while publishing before commit could post work nobody claimed.
-        work = batches(claims, self._settings.batch_size, self._settings.batch_cost)
-        for batch in work:
-            self._publish(batch)
-        return len(work)
-
-    @property
     def _lease(self) -> float:
         return float(self._settings.lease_seconds)
 
-    def _claim_normal(
-        self,
-        uow: UnitOfWork,
-        room: int,
-        in_flight: dict[str, tuple[int, int]],
-        paused: list[str],
+    def window_cost(self, lane: Lane) -> int:
+        return window_cost(self._settings, lane)
+
+    def batch_cost(self, lane: Lane) -> int:
+        settings = self._settings
+        return settings.high_batch_cost if lane is Lane.HIGH else settings.batch_cost
+
+    def run_once(self) -> int:
+        """One round: lead or stand by; if leading, fill each lane's window. Returns the
+        batches published."""
+        with self._units() as uow:
+            if not uow.leases.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl):
+                return 0
+            self._bury_exhausted(uow)
+            self._keep_waiting_batches_leased(uow)
+            in_flight = uow.leases.in_flight()
+            paused = list(uow.queue.schedules())
+            claims = {lane: self._claim(uow, lane, in_flight, paused) for lane in Lane}
+            uow.commit()
+        # Published after commit: a lost publish only delays the documents until their lease
+        # runs out, while publishing before commit could post work nobody claimed.
+        work = [
+            batch
+            for lane in Lane
+            for batch in batches(claims[lane], self._settings.batch_size, self.batch_cost(lane))
+        ]
+        for batch in work:
+            self._publish(batch)
+            if self._outstanding is not None:
+                self._outstanding.published(batch)
+        return len(work)
+
+    def _bury_exhausted(self, uow: UnitOfWork) -> None:
+        """Give up on versions that failed too often, and tell the jobs waiting for them."""
+        buried = uow.leases.bury_exhausted(self._settings.max_attempts)
+        if buried:
+            uow.record(JobsMoved(settled_jobs(uow, buried)))
+
+    def _keep_waiting_batches_leased(self, uow: UnitOfWork) -> None:
+        """Batches still in the broker when their lease is half gone keep their documents
+        leased; batches no longer in it (consumed, or lost with Redis) are forgotten, and their
+        leases run out as they should."""
+        if self._outstanding is None or self._broker_backlog is None:
+            return
+        before = time.time() - self._lease / 2
+        for lane in Lane:
+            waiting = self._outstanding.waiting_since(lane, before)
+            if not waiting:
+                continue
+            if not self._broker_backlog(lane):
+                self._outstanding.forget(lane, [w.batch_id for w in waiting])
+                continue
+            for batch in waiting:
+                uow.leases.extend(batch.org_id, batch.document_ids, self._lease)
+            self._outstanding.still_waiting(lane, [w.batch_id for w in waiting])
+
+    def _claim(
+        self, uow: UnitOfWork, lane: Lane, in_flight: InFlight, paused: list[str]
     ) -> list[Claim]:
-        if room < self._settings.batch_cost:
+        room = self.window_cost(lane) - sum(
+            cost for (_, in_lane), (_, cost) in in_flight.items() if in_lane is lane
+        )
+        if lane is Lane.NORMAL and room < self._settings.batch_cost:
             return []  # refill once a whole batch fits: small refills make tiny batches
+        if room <= 0:
+            return []
         if self._settings.scheduling == "fifo":
-            return uow.leases.claim_pending(Lane.NORMAL, room, self._lease, paused)
-        return self._claim_fairly(uow, room, in_flight)
+            return uow.leases.claim_pending(lane, room, self._lease, paused)
+        return self._claim_fairly(uow, lane, room, in_flight)
 
     def _claim_fairly(
-        self, uow: UnitOfWork, room: int, in_flight: dict[str, tuple[int, int]]
+        self, uow: UnitOfWork, lane: Lane, room: int, in_flight: InFlight
     ) -> list[Claim]:
-        schedules = uow.queue.schedules(uow.leases.organizations_with_normal_work())
+        schedules = uow.queue.schedules(uow.leases.organizations_with_work(lane))
+        documents_in_flight = _documents_by_org(in_flight)
         demands = [
-            self._demand(schedule, in_flight.get(org_id, (0, 0))[0])
+            self._demand(schedule, documents_in_flight.get(org_id, 0))
             for org_id, schedule in sorted(schedules.items())
             if not schedule.paused
         ]
         demands = [d for d in demands if d.max_documents is None or d.max_documents > 0]
         claims: list[Claim] = []
-        for budget in self._fair.budgets(demands, room):
+        for budget in self._fair[lane].budgets(demands, room):
             schedule = schedules[budget.org_id]
-            allowed = self._tokens(schedule, self._max_documents(budget))
+            allowed = self._tokens(schedule, self._max_documents(lane, budget))
             taken, held_back = uow.leases.claim_from_org(
                 budget.org_id,
+                lane,
                 max_documents=allowed,
                 max_cost=budget.cost,
                 lease_seconds=self._lease,
             )
-            self._fair.settle(budget, sum(c.cost for c in taken), held_back)
+            self._fair[lane].settle(budget, sum(c.cost for c in taken), held_back)
             self._give_back(schedule, allowed - len(taken))
             claims += taken
         return claims
 
-    def _max_documents(self, budget: Budget) -> int:
-        limit = self._settings.window_batches * self._settings.batch_size
+    def _max_documents(self, lane: Lane, budget: Budget) -> int:
+        batches_in_window = (
+            self._settings.high_window_batches
+            if lane is Lane.HIGH
+            else self._settings.window_batches
+        )
+        limit = batches_in_window * self._settings.batch_size
         return limit if budget.documents is None else min(limit, budget.documents)
 
     def _demand(self, schedule: OrgSchedule, in_flight_documents: int) -> OrgDemand:
@@ -140,20 +198,20 @@ class Dispatcher:
             self._rate_limiter.give_back(schedule.org_id, unused)
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Rounds until ``stop``: after each, wait for a wake-up (work arrived, a batch
+        finished and freed room) or the poll interval."""
         log.info("dispatcher %s started", self.holder)
+        poll = self._settings.dispatch_poll_seconds
         while not stop.is_set():
             try:
-                published = self.run_once()
+                self.run_once()
             except TransientError as exc:
                 log.warning("dispatcher round failed, retrying: %s", exc)
-                published = 0
-                stop.wait(self._settings.dispatch_poll_seconds)
+                stop.wait(poll)
             except Exception:
                 log.exception("dispatcher round failed")
-                published = 0
-                stop.wait(self._settings.dispatch_poll_seconds)
-            if not published:
-                self._wakeup.wait(self._settings.dispatch_poll_seconds)
+                stop.wait(poll)
+            self._wakeup.wait(poll)
         self.resign()
         log.info("dispatcher %s stopped", self.holder)
 
@@ -164,9 +222,24 @@ class Dispatcher:
             with self._units() as uow:
                 released = uow.leases.release_leadership(LEADER_LEASE, self.holder)
                 uow.commit()
-        except TransientError as exc:
+        except Exception as exc:  # whatever went wrong, the lease expires on its own
             log.warning("dispatcher %s could not resign (its lease expires): %s", self.holder, exc)
             return
         if released:
             log.info("dispatcher %s resigned the leadership", self.holder)
             self._wakeup.notify()  # a standby waiting for work or its poll retries now
+
+
+def window_cost(settings: Settings, lane: Lane) -> int:
+    """The estimated cost a lane may have in flight."""
+    if lane is Lane.HIGH:
+        return settings.high_window_batches * settings.high_batch_cost
+    return settings.window_batches * settings.batch_cost
+
+
+def _documents_by_org(in_flight: InFlight) -> dict[str, int]:
+    """Documents in flight per organization, both lanes together (an in-flight cap is one)."""
+    totals: dict[str, int] = {}
+    for (org_id, _), (documents, _) in in_flight.items():
+        totals[org_id] = totals.get(org_id, 0) + documents
+    return totals

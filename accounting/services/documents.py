@@ -19,7 +19,8 @@ from accounting.domain.documents import (
 from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
 from accounting.domain.facts import PostingFacts, posting_facts
 from accounting.domain.lanes import Lane
-from accounting.errors import TooManyDocuments
+from accounting.domain.limits import check_documents_call, revision_problem
+from accounting.errors import InvalidSetting, UnknownDocument
 from accounting.store.documents import DocumentState, NewDocument, UpsertOutcome
 from accounting.store.uow import UnitOfWork
 
@@ -51,11 +52,10 @@ def upsert_documents(
 ) -> UpsertResult:
     """Validate each document on its own; store the good ones in one transaction, bumping
     ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
-    a ``job_id`` the call is a job that waits for the new versions to be posted."""
-    if len(raw_documents) > max_documents:
-        raise TooManyDocuments(
-            f"{len(raw_documents)} documents in one call; at most {max_documents}"
-        )
+    a ``job_id`` the call is a job that waits for the new versions to be posted. A call of more
+    than ``max_documents`` documents, or of more lines than a call may hold, is refused whole
+    (see accounting.domain.limits)."""
+    check_documents_call(raw_documents, max_documents=max_documents)
     documents, rejected = validate_documents(raw_documents)
     result = UpsertResult(rejected=list(rejected))
     with uow:
@@ -131,6 +131,32 @@ def content_hashes(uow: UnitOfWork, org_id: str, document_ids: Sequence[str]) ->
     """``{id: content hash}`` of the stored documents among ``document_ids``."""
     with uow:
         return uow.documents.content_hashes(org_id, document_ids)
+
+
+def reset_revision(
+    uow: UnitOfWork, org_id: str, document_id: str, *, to: int | None, actor: str
+) -> int | None:
+    """Set a document's stored revision to ``to`` (None: forget it, so the next upsert wins
+    whatever its revision), for a document a wrong revision froze; recorded in
+    ``operator_actions`` with ``actor``. Returns the revision it had. Its content and versions
+    are left alone: send the document again to change it."""
+    problem = revision_problem(to) if to is not None else None
+    if problem:
+        raise InvalidSetting(f"--to: {problem}")
+    with uow:
+        uow.organizations.get_or_raise(org_id)
+        found, before = uow.documents.reset_revision(org_id, document_id, to)
+        if not found:
+            raise UnknownDocument(f"no document {document_id!r} in organization {org_id!r}")
+        uow.operator_actions.record(
+            actor=actor,
+            org_id=org_id,
+            document_id=document_id,
+            action="reset_revision",
+            detail={"from": before, "to": to},
+        )
+        uow.commit()
+    return before
 
 
 def document_states(uow: UnitOfWork, org_id: str) -> list[DocumentState]:

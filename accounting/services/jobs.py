@@ -11,6 +11,7 @@ from accounting.domain.events import JobAccepted, JobCancelled
 from accounting.domain.jobs import JobProgress, estimated_seconds
 from accounting.domain.lanes import Lane
 from accounting.errors import JobNotCancellable, UnknownJob
+from accounting.store.leases import Buried
 from accounting.store.uow import UnitOfWork
 from accounting.volatile.progress import ProgressStream
 
@@ -59,6 +60,21 @@ def cancel_job(uow: UnitOfWork, org_id: str, job_id: str) -> tuple[int, JobProgr
         uow.record(JobCancelled(job_id, taken_back))
         uow.commit()
     return taken_back, progress
+
+
+def settled_jobs(uow: UnitOfWork, buried: Sequence[Buried]) -> dict[str, dict[str, str]]:
+    """The jobs waiting for versions just given up on, each with those documents and why
+    (inside the transaction that gave up on them)."""
+    by_org: dict[str, list[Buried]] = {}
+    for version in buried:
+        by_org.setdefault(version.org_id, []).append(version)
+    jobs: dict[str, dict[str, str]] = {}
+    for org_id, versions in by_org.items():
+        reasons = {v.document_id: v.reason for v in versions}
+        ranges = {v.document_id: (v.posted_version, v.version) for v in versions}
+        for job_id, document_id in uow.jobs.touched(org_id, ranges):
+            jobs.setdefault(job_id, {})[document_id] = reasons[document_id]
+    return jobs
 
 
 class JobAnnouncer:

@@ -9,7 +9,8 @@ from typing import Any
 import redis
 
 from accounting.config import Settings
-from accounting.domain.events import WorkArrived
+from accounting.domain.events import JobsMoved, WorkArrived
+from accounting.services.jobs import settled_jobs
 from accounting.store.uow import UnitOfWork
 from accounting.volatile import keys
 
@@ -44,10 +45,12 @@ def reclaim_leases(uow: UnitOfWork, settings: Settings) -> Reclaimed:
     with uow:
         buried = uow.leases.bury_exhausted(settings.max_attempts)
         released = uow.leases.release_expired_leases()
+        if buried:
+            uow.record(JobsMoved(settled_jobs(uow, buried)))
         if released:
             uow.record(WorkArrived())
         uow.commit()
-    return Reclaimed(buried, released)
+    return Reclaimed(len(buried), released)
 
 
 def clean_up(

@@ -4,6 +4,7 @@ tools (bench, chaos) are at the end."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,16 @@ def pending_count(uow: UnitOfWork, org_ids: Sequence[str]) -> int:
         return uow.queue.pending_count(org_ids)
 
 
+def posted_since(uow: UnitOfWork, org_id: str, since: dt.datetime) -> int:
+    with uow:
+        return uow.queue.posted_since(org_id, since)
+
+
+def database_now(uow: UnitOfWork) -> dt.datetime:
+    with uow:
+        return uow.documents.database_now()
+
+
 def dispatcher_leader(uow: UnitOfWork) -> str | None:
     """The worker whose dispatcher leads now, if any."""
     with uow:
@@ -212,7 +223,10 @@ class QueueFigures:
     oldest_pending_seconds: dict[Lane, float]
     in_flight: int
     dead: int
-    in_flight_cost: int
+    #: Estimated cost in flight per lane (against each lane's window).
+    in_flight_cost: dict[Lane, int]
+    #: Messages accepted but not applied, kept whole for an operator.
+    dead_intake: int
 
 
 def queue_figures(uow: UnitOfWork) -> QueueFigures:
@@ -220,13 +234,18 @@ def queue_figures(uow: UnitOfWork) -> QueueFigures:
         uow.use_snapshot()
         counts = uow.queue.status_counts()
         oldest = uow.queue.oldest_pending_age_seconds()
-        in_flight_cost = sum(cost for _, cost in uow.leases.in_flight_by_org().values())
+        in_flight = uow.leases.in_flight()
+        dead_intake = uow.intake.count()
     return QueueFigures(
         pending={lane: counts[f"pending_{lane}"] for lane in Lane},
         oldest_pending_seconds={lane: oldest.get(lane, 0.0) for lane in Lane},
         in_flight=counts["in_flight"],
         dead=counts["dead"],
-        in_flight_cost=in_flight_cost,
+        in_flight_cost={
+            lane: sum(cost for (_, in_lane), (_, cost) in in_flight.items() if in_lane is lane)
+            for lane in Lane
+        },
+        dead_intake=dead_intake,
     )
 
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Text, any_, cast, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounting.store.models import Document
-from accounting.store.sql import same_org
+from accounting.store.sql import ORG, same_org
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,18 @@ class DocumentRepository:
     def existing_document_ids(self, org_id: str, ids: Sequence[str]) -> set[str]:
         return set(
             self.connection.execute(
-                select(Document.id).where(Document.org_id == same_org(org_id), Document.id.in_(ids))
+                select(Document.id).where(
+                    Document.org_id == same_org(org_id),
+                    Document.id == any_(cast(list(ids), ARRAY(Text))),
+                )
             ).scalars()
         )
 
     def content_hashes(self, org_id: str, ids: Sequence[str]) -> dict[str, str]:
         rows = self.connection.execute(
             select(Document.id, Document.content_hash).where(
-                Document.org_id == same_org(org_id), Document.id.in_(ids)
+                Document.org_id == same_org(org_id),
+                Document.id == any_(cast(list(ids), ARRAY(Text))),
             )
         ).all()
         return {row.id: row.content_hash for row in rows}
@@ -159,7 +164,10 @@ class DocumentRepository:
                 Document.ready_version,
                 Document.posted_version,
                 Document.attempts,
-            ).where(Document.org_id == same_org(org_id), Document.id.in_(ids))
+            ).where(
+                Document.org_id == same_org(org_id),
+                Document.id == any_(cast(list(ids), ARRAY(Text))),
+            )
         ).all()
         return [StoredDocument(*row) for row in rows]
 
@@ -183,6 +191,25 @@ class DocumentRepository:
             {"org_id": org_id},
         ).all()
         return [DocumentState(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
+
+    def reset_revision(
+        self, org_id: str, document_id: str, revision: int | None
+    ) -> tuple[bool, int | None]:
+        """Set the document's stored revision (None: forget it). Whether the document exists,
+        and the revision it had."""
+        row = self.connection.execute(
+            text(
+                f"""
+                UPDATE documents d SET revision = CAST(:revision AS bigint)
+                  FROM (SELECT id, revision FROM documents
+                         WHERE org_id = {ORG} AND id = :id FOR UPDATE) AS before
+                 WHERE d.org_id = {ORG} AND d.id = before.id
+                RETURNING before.revision
+                """
+            ),
+            {"org_id": org_id, "id": document_id, "revision": revision},
+        ).one_or_none()
+        return (False, None) if row is None else (True, row[0])
 
     def database_now(self) -> dt.datetime:
         return self.connection.execute(text("SELECT now()")).scalar_one()  # type: ignore[no-any-return]

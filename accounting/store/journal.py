@@ -7,7 +7,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import BigInteger, Connection, any_, cast, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounting.domain.ledger import EntryDraft, LineDraft, PostedEntry
 from accounting.store.models import JournalEntry, JournalLine
@@ -67,7 +68,10 @@ class JournalRepository:
                 JournalEntry.matrix_version,
                 JournalEntry.seq,
             )
-            .where(JournalEntry.org_id == org_id, JournalEntry.id.in_(entry_ids))
+            .where(
+                JournalEntry.org_id == org_id,
+                JournalEntry.id == any_(cast(list(entry_ids), ARRAY(BigInteger))),
+            )
             .order_by(JournalEntry.id)
         ).all()
         lines = self._lines(org_id, entry_ids)
@@ -101,7 +105,10 @@ class JournalRepository:
                 JournalLine.rate_source,
                 JournalLine.rate_date,
             )
-            .where(JournalLine.org_id == org_id, JournalLine.entry_id.in_(entry_ids))
+            .where(
+                JournalLine.org_id == org_id,
+                JournalLine.entry_id == any_(cast(list(entry_ids), ARRAY(BigInteger))),
+            )
             .order_by(JournalLine.id)
         ).all():
             line = LineDraft(account, amount, currency, functional, rate, source, day)

@@ -4,8 +4,10 @@ their expiry, postponement after a failure and hand-back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, text, update
+from sqlalchemy import Connection, Text, any_, cast, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounting.domain.batching import Claim
 from accounting.domain.lanes import Lane
@@ -14,6 +16,18 @@ from accounting.store.sql import ORG, same_org
 
 #: The lease one dispatcher holds to lead.
 LEADER_LEASE = "dispatcher"
+
+
+@dataclass(frozen=True)
+class Buried:
+    """A version given up on after too many failed postings."""
+
+    org_id: str
+    document_id: str
+    #: The version posted before, and the one given up on.
+    posted_version: int
+    version: int
+    reason: str
 
 
 class LeaseRepository:
@@ -68,22 +82,44 @@ class LeaseRepository:
         )
         return int(result.rowcount)
 
-    def bury_exhausted(self, max_attempts: int) -> int:
-        """Give up on versions claimed ``max_attempts`` times without being posted. (Claiming
-        sets the lease, so only leased rows are looked at: the small lease index, not the
-        backlog.)"""
-        result = self.connection.execute(
+    def bury_exhausted(self, max_attempts: int) -> list[Buried]:
+        """Give up on versions whose posting failed ``max_attempts`` times, once the backoff of
+        the last failure has run out. (A failure postpones with a lease, so only leased rows are
+        looked at: the small lease index, not the backlog.)"""
+        rows = self.connection.execute(
             text(
                 f"""
-                UPDATE documents SET
-                    failed_version = ready_version, lease_until = NULL, priority = 0,
-                    last_error = 'gave up after ' || attempts || ' attempts'
-                                 || coalesce(': ' || last_error, '')
-                 WHERE {PENDING} AND attempts >= :max_attempts
-                   AND lease_until IS NOT NULL AND lease_until < now()
+                WITH exhausted AS (
+                    SELECT org_id, id FROM documents
+                     WHERE {PENDING} AND attempts >= :max_attempts
+                       AND lease_until IS NOT NULL AND lease_until < now()
+                       FOR UPDATE SKIP LOCKED
+                )
+                UPDATE documents d SET
+                    failed_version = d.ready_version, lease_until = NULL, priority = 0,
+                    last_error = 'gave up after ' || d.attempts || ' attempts'
+                                 || coalesce(': ' || d.last_error, '')
+                  FROM exhausted e
+                 WHERE d.org_id = e.org_id AND d.id = e.id
+                RETURNING d.org_id, d.id, d.posted_version, d.ready_version, d.last_error
                 """
             ),
             {"max_attempts": max_attempts},
+        ).all()
+        return [Buried(*row) for row in rows]
+
+    def extend(self, org_id: str, ids: Sequence[str], lease_seconds: float) -> int:
+        """Keep the leases of documents whose batch is still waiting in the broker, so they are
+        not handed out a second time while the first one waits."""
+        result = self.connection.execute(
+            text(
+                f"""
+                UPDATE documents SET lease_until = now() + make_interval(secs => :lease)
+                 WHERE org_id = {ORG} AND id = ANY(CAST(:ids AS text[])) AND {PENDING}
+                   AND lease_until IS NOT NULL
+                """
+            ),
+            {"org_id": org_id, "ids": list(ids), "lease": lease_seconds},
         )
         return int(result.rowcount)
 
@@ -110,9 +146,7 @@ class LeaseRepository:
                      LIMIT :limit
                        FOR UPDATE SKIP LOCKED
                 )
-                UPDATE documents d SET
-                    lease_until = now() + make_interval(secs => :lease),
-                    attempts = d.attempts + 1
+                UPDATE documents d SET lease_until = now() + make_interval(secs => :lease)
                   FROM picked
                  WHERE d.org_id = picked.org_id AND d.id = picked.id
                 RETURNING d.org_id, d.id, d.ready_version, d.priority, d.cost, d.attempts
@@ -128,9 +162,15 @@ class LeaseRepository:
         return [_claim(*row) for row in rows]
 
     def claim_from_org(
-        self, org_id: str, *, max_documents: int, max_cost: int, lease_seconds: float
+        self,
+        org_id: str,
+        lane: Lane,
+        *,
+        max_documents: int,
+        max_cost: int,
+        lease_seconds: float,
     ) -> tuple[list[Claim], bool]:
-        """Lease the organization's oldest pending normal-lane documents, as many as fit in
+        """Lease the organization's oldest pending documents of ``lane``, as many as fit in
         ``max_cost`` (their estimated costs added up in queue order) and ``max_documents``.
         Also says whether the next document was held back because it costs more than is left."""
         if max_documents <= 0:
@@ -139,14 +179,14 @@ class LeaseRepository:
             text(
                 f"""
                 SELECT id, cost FROM documents
-                 WHERE org_id = {ORG} AND {PENDING} AND priority = 0
+                 WHERE org_id = {ORG} AND {PENDING} AND priority = :priority
                    AND (lease_until IS NULL OR lease_until < now())
                  ORDER BY ready_at
                  LIMIT :max_documents
                    FOR UPDATE SKIP LOCKED
                 """
             ),
-            {"org_id": org_id, "max_documents": max_documents},
+            {"org_id": org_id, "max_documents": max_documents, "priority": lane.priority},
         ).all()
         picked, total = [], 0
         for doc_id, cost in candidates:
@@ -160,9 +200,8 @@ class LeaseRepository:
         rows = self.connection.execute(
             text(
                 f"""
-                UPDATE documents SET
-                    lease_until = now() + make_interval(secs => :lease), attempts = attempts + 1
-                 WHERE org_id = {ORG} AND id = ANY(:ids)
+                UPDATE documents SET lease_until = now() + make_interval(secs => :lease)
+                 WHERE org_id = {ORG} AND id = ANY(CAST(:ids AS text[]))
                 RETURNING org_id, id, ready_version, priority, cost, attempts
                 """
             ),
@@ -172,46 +211,52 @@ class LeaseRepository:
         claims = sorted((_claim(*row) for row in rows), key=lambda c: order[c.document_id])
         return claims, held_back
 
-    def organizations_with_normal_work(self) -> list[str]:
-        """Organizations with pending normal-lane documents: a skip scan of the per-organization
-        index, one probe per organization however long each queue is."""
+    def organizations_with_work(self, lane: Lane) -> list[str]:
+        """Organizations with pending documents on ``lane``: a skip scan of the
+        per-organization index, one probe per organization however long each queue is."""
         return list(
             self.connection.execute(
                 text(
                     f"""
                     WITH RECURSIVE orgs(org_id) AS (
-                        (SELECT org_id FROM documents WHERE {PENDING} AND priority = 0
+                        (SELECT org_id FROM documents WHERE {PENDING} AND priority = :priority
                           ORDER BY org_id LIMIT 1)
                         UNION ALL
                         SELECT (SELECT d.org_id FROM documents d
-                                 WHERE {PENDING} AND d.priority = 0 AND d.org_id > orgs.org_id
+                                 WHERE {PENDING} AND d.priority = :priority
+                                   AND d.org_id > orgs.org_id
                                  ORDER BY d.org_id LIMIT 1)
                           FROM orgs WHERE orgs.org_id IS NOT NULL
                     )
                     SELECT org_id FROM orgs WHERE org_id IS NOT NULL
                     """
-                )
+                ),
+                {"priority": lane.priority},
             ).scalars()
         )
 
-    def in_flight_by_org(self) -> dict[str, tuple[int, int]]:
-        """``{org: (documents, estimated cost)}`` leased and not yet posted."""
+    def in_flight(self) -> dict[tuple[str, Lane], tuple[int, int]]:
+        """``{(org, lane): (documents, estimated cost)}`` leased and not yet posted."""
         rows = self.connection.execute(
             text(
                 f"""
-                SELECT org_id, count(*), sum(cost) FROM documents
+                SELECT org_id, priority, count(*), sum(cost) FROM documents
                  WHERE {PENDING} AND lease_until IS NOT NULL AND lease_until > now()
-                 GROUP BY org_id
+                 GROUP BY org_id, priority
                 """
             )
         ).all()
-        return {org: (int(n), int(cost)) for org, n, cost in rows}
+        return {
+            (org, Lane.of_priority(priority)): (int(n), int(cost))
+            for org, priority, n, cost in rows
+        }
 
     def postpone(
         self, org_id: str, errors: dict[str, tuple[int, str]], delays: dict[str, float]
     ) -> None:
-        """Record ``{id: (version, error)}`` and keep each document leased for its delay, so it
-        is retried after a backoff (and given up after too many attempts)."""
+        """Record ``{id: (version, error)}``, count a failed attempt, and keep each document
+        leased for its delay, so it is retried after a backoff (and given up after too many
+        attempts)."""
         if not errors:
             return
         ids = sorted(errors)
@@ -219,7 +264,7 @@ class LeaseRepository:
             text(
                 f"""
                 UPDATE documents d SET
-                    last_error = e.reason,
+                    last_error = e.reason, attempts = d.attempts + 1,
                     lease_until = now() + make_interval(secs => e.delay)
                   FROM unnest(CAST(:ids AS text[]), CAST(:versions AS int[]),
                               CAST(:reasons AS text[]), CAST(:delays AS float8[]))
@@ -242,7 +287,7 @@ class LeaseRepository:
         them again at once."""
         query = update(Document).where(Document.org_id == same_org(org_id))
         if ids is not None:
-            query = query.where(Document.id.in_(ids))
+            query = query.where(Document.id == any_(cast(list(ids), ARRAY(Text))))
         self.connection.execute(
             query.where(text(f"{PENDING} AND lease_until IS NOT NULL")).values(lease_until=None)
         )

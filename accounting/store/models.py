@@ -414,3 +414,49 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeadIntake(Base):
+    """A message the workers accepted but could not apply (Postgres unreachable for longer
+    than the retry window, or a message that killed its worker process again and again): kept
+    whole, listed by ``accounting dead list --intake`` and sent again by ``accounting dead
+    retry --intake``. Never acknowledged into nothing."""
+
+    __tablename__ = "dead_intake"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    #: The Celery task id, which is the job id its sender follows.
+    task_id: Mapped[str] = mapped_column(Text, unique=True)
+    task_name: Mapped[str] = mapped_column(Text)
+    org_id: Mapped[str | None] = mapped_column(Text)
+    #: The message's arguments as they came (None for a message too large to keep).
+    args: Mapped[list[Any] | None] = mapped_column(JSONB)
+    kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(Text)
+    deliveries: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    #: When ``accounting dead retry`` sent it again (it stays listed as retried).
+    retried_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_dead_intake_org_id_recorded_at", "org_id", "recorded_at"),)
+
+
+class OperatorAction(Base):
+    """What an operator changed by hand (a document's stored revision reset, say): kept for
+    the audit trail, never edited."""
+
+    __tablename__ = "operator_actions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: Who, and through which command (``alice via accounting document reset-revision``).
+    actor: Mapped[str] = mapped_column(Text)
+    org_id: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str | None] = mapped_column(Text)
+    #: What was done, as a name (``reset_revision``); ``detail`` holds its before and after.
+    action: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_operator_actions_org_id_at", "org_id", "at"),)

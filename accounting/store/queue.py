@@ -3,12 +3,14 @@ dead letters and their revival."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, Text, any_, cast, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounting.domain.lanes import Lane
 from accounting.store.models import PENDING, Document, Organization
@@ -49,7 +51,7 @@ class QueueRepository:
             Organization.rate_per_second,
         )
         query = (
-            query.where(Organization.id.in_(org_ids))
+            query.where(Organization.id == any_(cast(list(org_ids), ARRAY(Text))))
             if org_ids is not None
             else query.where(Organization.paused)
         )
@@ -149,5 +151,17 @@ class QueueRepository:
             .values(failed_version=0, attempts=0, lease_until=None, ready_at=func.now())
         )
         if document_ids is not None:
-            query = query.where(Document.id.in_(document_ids))
+            query = query.where(Document.id == any_(cast(list(document_ids), ARRAY(Text))))
         return int(self.connection.execute(query).rowcount)
+
+    def posted_since(self, org_id: str, since: dt.datetime) -> int:
+        """The organization's documents posted at or after ``since`` (a scan of its rows: for
+        the tools, never on a periodic path)."""
+        return int(
+            self.connection.execute(
+                text(
+                    "SELECT count(*) FROM documents WHERE org_id = :org_id AND posted_at >= :since"
+                ),
+                {"org_id": org_id, "since": since},
+            ).scalar_one()
+        )

@@ -14,6 +14,12 @@ RATE_LIMIT = f"{PREFIX}ratelimit:"
 PROGRESS = f"{PREFIX}progress:"
 #: The highest settled count each job's stream announced (not under PROGRESS: not a stream).
 PROGRESS_SEEN = f"{PREFIX}progress-seen:"
+#: Batches published and not started, per lane (a sorted set by publication time), and each
+#: one's organization and documents.
+OUTSTANDING = f"{PREFIX}outstanding:"
+BATCH = f"{PREFIX}batch:"
+#: How each message fared on its deliveries (started, finished, first failure), by task id.
+DELIVERIES = f"{PREFIX}deliveries:"
 #: Metrics counters, latency histograms and per-minute posting counts.
 METRICS = f"{PREFIX}metrics:"
 METRICS_COUNTERS = f"{METRICS}counters"

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from accounting.errors import AccountingError
-from tasks.cli import admin, audit, books, jobs, matrix, queue, reports, tokens
+from tasks.cli import admin, audit, books, documents, jobs, matrix, queue, reports, tokens
 from tasks.cli.arguments import CheckedArguments
 from tasks.cli.common import console
 from tasks.tools import demo
@@ -45,6 +45,7 @@ cli.command("trial-balance")(reports.trial_balance)
 cli.command("export")(reports.export)
 for group, name in (
     (queue.dead, "dead"),
+    (documents.document, "document"),
     (tokens.token, "token"),
     (books.period, "period"),
     (books.rates, "rates"),

@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from accounting import runtime
+from accounting.services import intake as intake_service
 from accounting.services import queue
 from tasks import client
 from tasks.cli.common import AsJson, Org, OrgOption, console
@@ -57,9 +58,16 @@ def _status_table(org: str | None) -> Table:
 def dead_list(
     org: OrgOption = None,
     limit: Annotated[int, typer.Option(min=1)] = 100,
+    intake: Annotated[
+        bool, typer.Option("--intake", help="Messages kept whole instead of documents")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines")] = False,
 ) -> None:
-    """Dead documents with their last error."""
+    """Dead documents with their last error; with --intake, the messages the workers accepted
+    but could not apply, kept whole."""
+    if intake:
+        _dead_messages(org, limit, as_json)
+        return
     rows = queue.dead_documents(runtime.unit_of_work(), org, limit)
     if as_json:
         for row in rows:
@@ -73,6 +81,31 @@ def dead_list(
             row.org_id, row.document_id, str(row.version), str(row.attempts), row.error or ""
         )
     console.print(table)
+    kept = intake_service.dead_messages(runtime.unit_of_work(), org, 1)
+    if kept:
+        console.print("and messages kept whole: [bold]accounting dead list --intake[/]")
+
+
+def _dead_messages(org: str | None, limit: int, as_json: bool) -> None:
+    rows = intake_service.dead_messages(runtime.unit_of_work(), org, limit)
+    if as_json:
+        for row in rows:
+            print(json.dumps({**row.__dict__, "args": None, "kwargs": None}, default=str))
+        return
+    table = Table(title=f"dead intake: messages kept whole ({len(rows)} shown)")
+    for column in ("id", "organization", "task", "job", "deliveries", "kept at", "reason"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.org_id or "",
+            row.task_name,
+            row.task_id,
+            str(row.deliveries),
+            f"{row.recorded_at:%Y-%m-%d %H:%M:%S}",
+            row.reason,
+        )
+    console.print(table)
 
 
 @dead.command("retry")
@@ -81,8 +114,25 @@ def dead_retry(
     document: Annotated[
         list[str] | None, typer.Option(help="A document id (repeatable); default: all dead")
     ] = None,
+    intake: Annotated[
+        bool, typer.Option("--intake", help="Send kept messages again instead of documents")
+    ] = False,
+    message: Annotated[
+        list[int] | None,
+        typer.Option(help="With --intake: a message id from `dead list --intake` (repeatable)"),
+    ] = None,
 ) -> None:
-    """Make dead documents pending again: all of an organization's, or the given ones."""
+    """Make dead documents pending again (all of an organization's, or the given ones); with
+    --intake, send the messages kept whole again, each under its job id."""
+    if intake:
+        from tasks.app import app
+
+        sent = intake_service.send_dead_messages_again(
+            runtime.unit_of_work(), org, message, partial(client.send_again, app)
+        )
+        runtime.deliveries().forget(message.task_id for message in sent)
+        console.print(f"{len(sent)} messages of {org} sent again")
+        return
     revived = queue.retry_dead(runtime.unit_of_work(), org, document)
     console.print(f"{revived} documents of {org} pending again")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def celery_app(engine: Engine, redis_client: redis.Redis) -> Any:
 def workers(celery_app: Any, tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Any]:
     from tasks.tools.worker_pool import worker_pool
 
-    env = {"ACCOUNTING_DATABASE_URL": database_url, "ACCOUNTING_REDIS_URL": redis_url}
+    # The workers connect as the application's role where CI gives one (least privilege).
+    app_url = os.environ.get("ACCOUNTING_TEST_APP_DATABASE_URL", database_url)
+    env = {"ACCOUNTING_DATABASE_URL": app_url, "ACCOUNTING_REDIS_URL": redis_url}
     with worker_pool(celery_app, env, tmp_path / "logs") as pool:
         yield pool
 

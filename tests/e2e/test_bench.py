@@ -115,3 +115,28 @@ def test_bench_sse_delivers_every_event_pushed_and_polled(engine: Any) -> None:
     poll = figures["baseline_poll"]
     assert (poll["lost_events"], poll["deliveries"]) == (0, 60)
     assert figures["p99_ms"] > 0 and poll["p99_ms"] > 0
+
+
+def test_bench_flood_reports_the_victims_latency_quiet_and_flooded(engine: Any) -> None:
+    (figures,) = bench(
+        "flood",
+        "--flood-documents",
+        "400",
+        "--per-request",
+        "200",
+        "--recreates",
+        "3",
+        "--spacing",
+        "0.05",
+    )
+    for label in ("quiet", "flood"):
+        run = figures[label]
+        assert 0 < run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+    assert figures["quiet"]["flood_requests"] == 0
+    assert figures["flood"]["flood_requests"] == 2
+    pending = count(
+        engine,
+        "SELECT count(*) FROM documents WHERE ready_version > posted_version"
+        " AND ready_version > failed_version",
+    )
+    assert pending == 0

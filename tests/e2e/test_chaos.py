@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.tools.chaos.faults import FAULTS
+from tasks.tools.chaos.faults import BOUNCER_FAULTS, FAULTS
 from tasks.tools.chaos.servers import bouncer_installed
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)
 IN_CI = bool(os.environ.get("CI"))
 
 
@@ -35,11 +35,13 @@ def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
             "2.5",
             "--rate",
             "400",
+            "--outage",
+            "8",
             "--json",
         ],
         capture_output=True,
         text=True,
-        timeout=580,
+        timeout=880,
         env={**os.environ, "ACCOUNTING_DATA_DIR": str(tmp_path)},
     )
     assert completed.stdout.strip(), completed.stderr[-4000:]
@@ -48,6 +50,9 @@ def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
     assert (verdict["lost"], verdict["duplicated"], verdict["unbalanced"]) == (0, 0, 0), verdict
     assert verdict["posted"] == 5000
     assert verdict["updates"] > 0 and verdict["recreates"] > 0
-    expected_faults = [f for f in FAULTS if f != "pgbouncer_restart" or bouncer_installed()]
+    # the hostile tenant's oversized and poison messages: refused or quarantined, every one
+    assert set(verdict["hostile_sent"]) == {"oversized", "poison"}
+    assert verdict["hostile_kept"] == verdict["hostile_sent"]
+    expected_faults = [f for f in FAULTS if f not in BOUNCER_FAULTS or bouncer_installed()]
     assert all(verdict["faults"].get(fault, 0) >= 1 for fault in expected_faults), verdict
     assert completed.returncode == 0, completed.stderr[-4000:]

@@ -105,8 +105,8 @@ def test_a_rolling_restart_of_every_worker_during_a_run_loses_and_duplicates_not
     from tasks.documents import recreate
 
     orgs = [make_org("north"), make_org("south")]
-    for org in orgs:  # the run lasts ~20 s, so every restart happens while it posts
-        queue_service.set_schedule(uow(), org, rate_per_second=Decimal(150))
+    for org in orgs:  # the run lasts ~30 s, so every restart happens while it posts
+        queue_service.set_schedule(uow(), org, rate_per_second=Decimal(100))
     env = {**SLOW_RECOVERY, "ACCOUNTING_BATCH_SIZE": "50"}
     old = [workers.start(q, env=env) for q in (NORMAL_QUEUE, NORMAL_QUEUE, HIGH_QUEUE)]
     workers.wait_ready()

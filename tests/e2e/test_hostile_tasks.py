@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from accounting.services import documents as documents_service
 from accounting.services import posting
+from accounting.services.intake import dead_messages
 
 from helpers import invoice, snapshot
 
@@ -29,13 +30,14 @@ def test_hostile_payloads_fail_or_are_rejected_at_once_and_are_never_retried(
     before = snapshot(engine)
     started = time.monotonic()
 
-    hostile = {**invoice("'; DROP TABLE documents; --"), "currency": "x" * 10_000_000}
+    hostile = {**invoice("'; DROP TABLE documents; --"), "currency": "x" * 1_000_000}
     nul = {**invoice("a\x00b")}
     upserted = upsert_documents.delay(org, [hostile, nul, invoice("inv-1"), invoice("inv-1")])
     rejected = upserted.get(timeout=30)["rejected"]
     unknown_org = upsert_documents.delay("acme\x00", [invoice("inv-2")])
     bad_ids = recreate.delay(org, ["inv-1", {"id": 1}], requested_by="\u202eadmin")
     foreign = recreate.delay(org, ["ghost", "%", "_"])
+    oversize = upsert_documents.delay(org, [{**invoice("big"), "currency": "x" * 10_000_000}])
 
     assert sorted((r["document_id"][:20], r["field"]) for r in rejected) == [
         ("'; DROP TABLE docume", "currency"),
@@ -44,6 +46,12 @@ def test_hostile_payloads_fail_or_are_rejected_at_once_and_are_never_retried(
         ("inv-1", "id"),
     ]
     assert all(len(str(r)) < 1000 for r in rejected)
+    with pytest.raises(Exception, match="over the 4,194,304-byte limit") as too_large:
+        oversize.get(timeout=30)  # refused before it is decoded: a 10 MB message
+    assert type(too_large.value).__name__ == "MessageTooLarge"
+    (kept,) = dead_messages(uow(), org)
+    assert (kept.task_id, kept.args) == (oversize.id, None)
+    assert kept.reason.startswith("a message of 10,000,")
     assert foreign.get(timeout=30)["requested"] == 0
     for failed, field in ((unknown_org, "org_id"), (bad_ids, "document_ids")):
         with pytest.raises(Exception, match=field) as raised:

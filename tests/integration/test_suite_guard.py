@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
-from sqlalchemy import make_url
+
+from helpers import libpq
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A test that needs the database and Redis: the guards run before it.
@@ -40,23 +40,6 @@ def run_suite(database_url: str, redis_url: str) -> subprocess.CompletedProcess[
         text=True,
         timeout=300,
     )
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-@pytest.fixture
-def scratch_database(database_url: str) -> Iterator[str]:
-    """A new, empty database on the test server."""
-    name = f"scratch_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(libpq(database_url), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq(database_url), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tasks.tools.bench import backlog as backlog_bench
 from tasks.tools.bench import cache as cache_bench
 from tasks.tools.bench import connections as connections_bench
 from tasks.tools.bench import fairness as fairness_bench
+from tasks.tools.bench import flood as flood_bench
 from tasks.tools.bench import priority as priority_bench
 from tasks.tools.bench import recreate_all as recreate_all_bench
 from tasks.tools.bench import sse as sse_bench
@@ -67,6 +68,49 @@ def priority(
             f"Redis used_memory: {figures['redis_before_mb']} MB before, "
             f"{figures['redis_peak_mb']} MB at peak"
         )
+
+
+@bench.command()
+def flood(
+    flood_documents: Annotated[int, typer.Option(min=1, help="The flooder's documents")] = 9000,
+    per_request: Annotated[int, typer.Option(min=1, help="Documents per flood recreate")] = 3000,
+    waves: Annotated[int, typer.Option(min=1, help="Times the flooder recreates them all")] = 1,
+    recreates: Annotated[int, typer.Option(min=1, help="The victim's recreates")] = 40,
+    spacing: Annotated[float, typer.Option(min=0, help="Seconds between them")] = 0.3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Another tenant's one-document recreate latency while a tenant floods the high lane with
+    large recreates, against the same recreates with nobody flooding."""
+    with bench_environment(as_json) as environment:
+        runs = {
+            label: flood_bench.run(
+                environment,
+                label == "flood",
+                flood_documents,
+                per_request,
+                waves,
+                recreates,
+                spacing,
+            )
+            for label in ("quiet", "flood")
+        }
+        figures = {label: run.figures() for label, run in runs.items()}
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title=f"a tenant's recreate latency, {recreates} recreates")
+        for column in ("run", "p50 ms", "p99 ms", "max ms", "flood requests", "flood posted/s"):
+            table.add_column(column)
+        for label, f in figures.items():
+            table.add_row(
+                label,
+                str(f["p50_ms"]),
+                str(f["p99_ms"]),
+                str(f["max_ms"]),
+                str(f["flood_requests"]),
+                str(f["flood_posted_per_s"]),
+            )
+        environment.console.print(table)
 
 
 @bench.command()

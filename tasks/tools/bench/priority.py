@@ -44,13 +44,13 @@ def run(bench: Bench, mode: str, backlog: int, recreates: int, spacing: float) -
             bench.load(org, backlog, f"{org}-bulk", progress)
         with bench.progress() as progress:
             started, before = time.monotonic(), _posted(org)
-            sampler = _Sampler(bench)
-            latencies = _recreates(org, users, recreates, spacing, recreate, sampler, progress)
+            sampler = RedisSampler(bench)
+            latencies = timed_recreates(org, users, recreates, spacing, recreate, sampler, progress)
             drained = (_posted(org) - before) / (time.monotonic() - started)
     return PriorityRun(latencies, redis_before, sampler.peak, drained)
 
 
-class _Sampler:
+class RedisSampler:
     def __init__(self, bench: Bench) -> None:
         self._bench = bench
         self.peak = bench.redis_used_mb()
@@ -62,13 +62,13 @@ class _Sampler:
             self._next = time.monotonic() + 0.25
 
 
-def _recreates(
+def timed_recreates(
     org: str,
     users: list[str],
     count: int,
     spacing: float,
     recreate: Any,
-    sampler: _Sampler,
+    sampler: RedisSampler,
     progress: Any,
 ) -> list[float]:
     task = progress.add_task("recreates committed", total=count)

@@ -33,19 +33,34 @@ def chaos(
     lease_seconds: Annotated[
         int, typer.Option(min=5, help="Workers' lease: how soon a lost batch is redispatched")
     ] = 15,
+    outage: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds Redis is down (Postgres, PgBouncer 1 to 1.5 times)"),
+    ] = 60.0,
     seed: Annotated[int, typer.Option(help="Seeds the documents and the fault schedule")] = 1,
     timeout: Annotated[float, typer.Option(min=1, help="Give up after this many seconds")] = 1800,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Sync DOCUMENTS documents with delay(), with updates and user recreates racing them,
-    while killing workers and the leading dispatcher, flushing and restarting Redis and
-    restarting Postgres and PgBouncer; then count, in SQL, what was lost, posted twice or is
-    unbalanced. Runs its own Postgres, Redis and (if installed) PgBouncer in <data dir>/chaos,
-    whatever URLs are configured: it has to restart them. Exits 1 on any loss, duplicate or
-    imbalance."""
+    while killing workers and the leading dispatcher, flushing Redis, restarting Redis,
+    Postgres and PgBouncer and taking each down for OUTAGE seconds or more, and, as a hostile
+    tenant, flooding the high lane and sending a message too large and a poison message; then
+    count, in SQL, what was lost, posted twice or is unbalanced, and check the hostile
+    messages were refused or quarantined. Runs its own Postgres, Redis and (if installed)
+    PgBouncer in <data dir>/chaos, whatever URLs are configured: it has to restart them. Exits
+    1 on any loss, duplicate or imbalance, or a hostile message taken in."""
     console = Console(stderr=as_json)
     options = ChaosOptions(
-        documents, orgs, seed, fault_every, rate, updates, recreate_every, lease_seconds, timeout
+        documents,
+        orgs,
+        seed,
+        fault_every,
+        rate,
+        updates,
+        recreate_every,
+        lease_seconds,
+        timeout,
+        outage=outage,
     )
     if not bouncer_installed():
         console.print("[yellow]pgbouncer is not installed: no pgbouncer_restart faults[/]")
@@ -78,6 +93,10 @@ def _report(console: Console, verdict: Verdict) -> None:
         table.add_row(f"  lost: {reason}", f"{count:,}")
     for name in ("updates", "recreates", "resent_chunks", "worker_crashes", "documents_per_s"):
         table.add_row(name.replace("_", " "), f"{figures[name]:,}")
+    for kind, sent in verdict.hostile_sent.items():
+        table.add_row(
+            f"{kind}: kept in the dead intake", f"{verdict.hostile_kept.get(kind, 0)} of {sent}"
+        )
     for fault in FAULTS:
         table.add_row(f"fault {fault}", str(verdict.faults.get(fault, 0)))
     console.print(table)

@@ -16,6 +16,7 @@ import redis
 
 from accounting import runtime
 from accounting.services.queue import dispatcher_leader
+from tasks.tools.chaos.hostile import HostileTenant
 from tasks.tools.chaos.servers import ChaosServices
 from tasks.tools.worker_pool import WorkerPool, WorkerProcess
 
@@ -24,10 +25,18 @@ FAULTS = (
     "dispatcher_kill",
     "redis_flush",
     "redis_restart",
+    "redis_outage",
     "postgres_restart",
+    "postgres_outage",
     "pgbouncer_restart",
+    "pgbouncer_outage",
     "stale_redelivery",
+    "high_lane_flood",
+    "oversized_message",
+    "poison_message",
 )
+#: The faults that need PgBouncer.
+BOUNCER_FAULTS = ("pgbouncer_restart", "pgbouncer_outage")
 #: Pool processes per worker, by queue.
 CONCURRENCY = {"accounting.normal": 2, "accounting.high": 1}
 
@@ -40,6 +49,9 @@ class FaultInjector:
     every: float
     #: Sends an older revision of an updated document again; what it sent, if anything.
     redeliver_stale: Callable[[], str | None]
+    hostile: HostileTenant
+    #: How long Redis is down in an outage; Postgres and PgBouncer 1 to 1.5 times as long.
+    outage: float = 60.0
     injected: Counter[str] = field(default_factory=Counter)
     #: Workers that exited on their own and were started again, as a supervisor would.
     crashed: list[str] = field(default_factory=list)
@@ -56,7 +68,7 @@ class FaultInjector:
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        return tuple(f for f in FAULTS if f != "pgbouncer_restart" or self.services.bouncer)
+        return tuple(f for f in FAULTS if f not in BOUNCER_FAULTS or self.services.bouncer)
 
     def covered(self) -> bool:
         """Every kind of fault was injected at least once."""
@@ -100,28 +112,53 @@ class FaultInjector:
             return self._inject(kind)
 
     def _inject(self, kind: str) -> str | None:
-        if kind == "worker_kill":
-            return self._kill_worker()
-        if kind == "dispatcher_kill":
-            return self._kill_dispatcher()
-        if kind == "redis_flush":
-            redis.Redis.from_url(self.services.redis.url).flushall()
-            return "FLUSHALL"
-        if kind == "redis_restart":
-            self.services.redis.restart()
-            return "redis-server"
-        if kind == "postgres_restart":
-            self.services.restart_postgres()
-            return "postgres"
-        if kind == "stale_redelivery":
-            try:
-                return self.redeliver_stale()
-            except Exception:  # Redis is down: this fault comes round again
-                return None
-        if kind == "pgbouncer_restart" and self.services.bouncer is not None:
-            self.services.bouncer.restart()
-            return "pgbouncer"
+        services, hostile = self.services, self.hostile
+        simple: dict[str, Callable[[], str | None]] = {
+            "worker_kill": self._kill_worker,
+            "dispatcher_kill": self._kill_dispatcher,
+            "redis_flush": self._flush_redis,
+            "redis_restart": lambda: _did(services.redis.restart, "redis-server"),
+            "redis_outage": lambda: self._outage(
+                "redis", services.redis.kill, services.redis.start
+            ),
+            "postgres_restart": lambda: _did(services.restart_postgres, "postgres"),
+            "postgres_outage": lambda: self._outage(
+                "postgres", services.stop_postgres, services.start_postgres
+            ),
+            "stale_redelivery": self._redeliver_stale,
+            "high_lane_flood": hostile.flood,
+            "oversized_message": hostile.oversized,
+            "poison_message": hostile.poison,
+        }
+        if kind in simple:
+            return simple[kind]()
+        bouncer = services.bouncer
+        if bouncer is None:
+            return None
+        if kind == "pgbouncer_restart":
+            return _did(bouncer.restart, "pgbouncer")
+        if kind == "pgbouncer_outage":
+            return self._outage("pgbouncer", bouncer.kill, bouncer.start)
         return None
+
+    def _outage(self, what: str, stop: Callable[[], None], start: Callable[[], None]) -> str:
+        """Down for a while, as a failover or a restart that takes long: Redis for the outage,
+        Postgres and PgBouncer 1 to 1.5 times as long."""
+        seconds = self.outage if what == "redis" else self._rng.uniform(1.0, 1.5) * self.outage
+        stop()
+        self._no_more_faults.wait(seconds)
+        start()
+        return f"{what} down {seconds:.0f} s"
+
+    def _flush_redis(self) -> str:
+        redis.Redis.from_url(self.services.redis.url).flushall()
+        return "FLUSHALL"
+
+    def _redeliver_stale(self) -> str | None:
+        try:
+            return self.redeliver_stale()
+        except Exception:  # Redis is down: this fault comes round again
+            return None
 
     def _kill_worker(self) -> str:
         """SIGKILL one pool process (Celery forks another) or a whole worker (we start a
@@ -154,6 +191,11 @@ class FaultInjector:
 
     def _alive(self) -> list[WorkerProcess]:
         return [w for w in self.pool.workers if w.process.poll() is None]
+
+
+def _did(action: Callable[[], None], what: str) -> str:
+    action()
+    return what
 
 
 def _children(worker: WorkerProcess) -> list[psutil.Process]:

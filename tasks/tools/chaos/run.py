@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
 from rich.progress import Progress
 
 from accounting import demo_data, runtime
 from accounting.config import get_settings
 from accounting.domain import documents
+from accounting.domain.lanes import Lane
 from accounting.services import audit, schema
 from accounting.services.documents import document_states
 from accounting.services.queue import pending_count
 from accounting.store.documents import DocumentState
 from tasks.tools.chaos.faults import CONCURRENCY, FaultInjector
+from tasks.tools.chaos.hostile import HostileTenant
 from tasks.tools.chaos.servers import ChaosServices, bouncer_installed, chaos_services
 from tasks.tools.chaos.workload import Workload
 
@@ -41,6 +42,8 @@ class ChaosOptions:
     timeout: float = 1800.0
     normal_workers: int = 2
     high_workers: int = 1
+    #: Seconds Redis is down in an outage (Postgres and PgBouncer 1 to 1.5 times as long).
+    outage: float = 60.0
 
 
 @dataclass
@@ -56,11 +59,17 @@ class Verdict:
     figures: dict[str, Any] = field(default_factory=dict)
     #: ``accounting audit``'s checks after the run: {check: findings}.
     audit_findings: dict[str, int] = field(default_factory=dict)
+    #: The hostile messages sent, by kind, and how many of them ended in the dead intake
+    #: (refused for their size, or quarantined as poison): all of them must.
+    hostile_sent: dict[str, int] = field(default_factory=dict)
+    hostile_kept: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         clean = not any(self.audit_findings.values())
-        return clean and not sum(self.lost.values()) and not self.duplicated and not self.unbalanced
+        hostile = all(self.hostile_kept.get(k, 0) == n for k, n in self.hostile_sent.items())
+        accounted = not sum(self.lost.values()) and not self.duplicated and not self.unbalanced
+        return clean and hostile and accounted
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +81,8 @@ class Verdict:
             "faults": self.faults,
             "lost_by_reason": self.lost,
             "audit_findings": self.audit_findings,
+            "hostile_sent": self.hostile_sent,
+            "hostile_kept": self.hostile_kept,
             "seconds": round(self.seconds, 1),
             **self.figures,
         }
@@ -82,6 +93,7 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
         _point_at(chaos, options)
         schema.upgrade(chaos.direct_url)  # DDL straight to Postgres, not through the pooler
         orgs = [_new_org(f"chaos-{n}") for n in range(options.orgs)]
+        hostile = HostileTenant(orgs[0], _new_org("chaos-poison"), chaos.direct_url)
         workload = Workload(
             orgs,
             options.documents,
@@ -92,7 +104,13 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
         )
         with _workers(data_dir / "logs", options) as pool:
             faults = FaultInjector(
-                chaos, pool, options.seed, options.fault_every, workload.redeliver_stale
+                chaos,
+                pool,
+                options.seed,
+                options.fault_every,
+                workload.redeliver_stale,
+                hostile,
+                options.outage,
             )
             started = time.monotonic()
             threads = (
@@ -114,6 +132,8 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
                     faults.stop.set()
             seconds = time.monotonic() - started
         verdict = _verdict(workload, orgs, faults, seconds)
+        verdict.hostile_sent = {kind: len(ids) for kind, ids in hostile.sent.items()}
+        verdict.hostile_kept = hostile.kept()
         verdict.figures |= {
             "documents_per_s": round(options.documents / seconds),
             "updates": workload.counters.updates,
@@ -209,12 +229,11 @@ def _await_drained(
     """Until nothing is pending in Postgres and no message waits in Redis (a recreate still
     queued would change a document after the verdict)."""
     task = progress.add_task("pending after the faults", total=None)
-    broker = redis.Redis.from_url(chaos.redis.url)
     deadline = time.monotonic() + timeout
     while True:
         try:
             pending = pending_count(runtime.unit_of_work(), orgs)
-            queued = broker.llen("accounting.high") + broker.llen("accounting.normal")
+            queued = sum(runtime.broker_backlog(lane) for lane in Lane)
         except Exception:  # a fault's last effects: ask again
             pending, queued = -1, -1
         progress.update(task, description=f"pending {pending:,}, queued messages {queued}")

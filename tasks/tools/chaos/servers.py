@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -84,7 +85,7 @@ class ChaosRedis(_Process):
             str(self.directory),
         ]
         self._spawn(command, "redis.log")
-        _await(lambda: redis.Redis.from_url(self.url, socket_timeout=1).ping(), "Redis")
+        _await(lambda: redis.Redis.from_url(self.url, socket_timeout=5).ping(), "Redis", 90)
 
 
 @dataclass
@@ -102,7 +103,7 @@ class ChaosBouncer(_Process):
         user = _run_as()
         self._spawn(["pgbouncer", *(["-u", user] if user else []), str(config)], "pgbouncer.log")
         libpq = self.url("postgres").replace("+psycopg", "")
-        _await(lambda: psycopg.connect(libpq, connect_timeout=2).close(), "PgBouncer")
+        _await(lambda: psycopg.connect(libpq, connect_timeout=5).close(), "PgBouncer", 90)
 
     def _write_config(self) -> Path:
         users = self.directory / "userlist.txt"
@@ -144,8 +145,24 @@ class ChaosServices:
     def restart_postgres(self) -> None:
         """Immediate shutdown (what a crash looks like: no checkpoint, WAL replayed at start),
         then start again; returns once it accepts connections."""
+        self.stop_postgres()
+        self.start_postgres()
+
+    def stop_postgres(self) -> None:
+        """Immediate shutdown: every connection drops, nothing is checkpointed."""
+        _pg_ctl(self.pgdata, "-w", "-m", "immediate", "-t", "60", "stop")
+
+    def start_postgres(self) -> None:
+        """Start (WAL replayed after an immediate shutdown) with the options it last ran with
+        (its socket only, no TCP port); returns once it accepts connections."""
+        options = shlex.split((self.pgdata / "postmaster.opts").read_text())[1:]
+        while "-D" in options:  # pg_ctl gives the data folder itself
+            at = options.index("-D")
+            del options[at : at + 2]
         log = str(self.pgdata / "log")
-        _pg_ctl(self.pgdata, "-w", "-m", "immediate", "-t", "60", "-l", log, "restart")
+        _pg_ctl(self.pgdata, "-w", "-t", "90", "-l", log, "-o", shlex.join(options), "start")
+        libpq = self.direct_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        _await(lambda: psycopg.connect(libpq, connect_timeout=5).close(), "Postgres", 90)
 
 
 @contextmanager

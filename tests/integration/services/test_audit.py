@@ -35,11 +35,16 @@ def found(report: audit.AuditReport) -> dict[str, int]:
 
 @contextmanager
 def without_triggers(engine: Engine) -> Iterator[Connection]:
-    """A transaction that bypasses the triggers and foreign keys guarding the journal: how the
-    tests plant what the database itself would refuse (the audit is the second line)."""
+    """A transaction that bypasses the triggers guarding the journal: how the tests plant what
+    the database itself would refuse (the audit is the second line). Only the tables' owner
+    can do this; the application's role cannot (tests/integration/store/test_privileges.py)."""
+    guarded = ("journal_entries", "journal_lines")
     with engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in guarded:
+            connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         yield connection
+        for table in guarded:
+            connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 def plant_entry(

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 
 from accounting.config import Settings
 from accounting.domain.batching import Batch
+from accounting.domain.lanes import Lane
 from accounting.errors import InvalidSetting
 from accounting.services import posting
 from accounting.services.dispatcher import Dispatcher
@@ -154,3 +155,50 @@ def test_dead_documents_are_listed_with_their_error_and_retried_on_demand(
     assert status(uow(), org)["pending_normal"] == 1
     assert retry_dead(uow(), org, None) == 1
     assert status(uow(), org)["dead"] == 0
+
+
+def recreate_all_of(uow: Any, org: str, ids: list[str]) -> None:
+    request_recreate(uow(), org, ids, hold_seconds=None)  # queued on the high lane
+
+
+def test_the_high_lane_is_bounded_by_its_own_window(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    """The review's H1: 13,057 recreates went to Redis at once; the high lane ignored the
+    window (at least 1,200 documents claimed every round, however many were in flight)."""
+    recreate_all_of(uow, org, upsert(uow, org, 300))
+    sent: list[Batch] = []
+    node = dispatcher(engine, redis_client, sent, high_batch_cost=10, high_window_batches=2)
+    node.run_once()
+    node.run_once()
+    high = [batch for batch in sent if batch.lane is Lane.HIGH]
+    assert [len(batch.versions) for batch in high] == [10, 10]  # its window, and no more
+
+
+def test_tenants_share_the_high_lane_fairly(
+    engine: Engine, redis_client: redis.Redis, uow: Any, make_org: Any
+) -> None:
+    """The review's H5: the high lane took the oldest first across tenants: one flooding it
+    pushed another's one-document recreate behind thousands."""
+    flood, small = make_org("flood"), make_org("small")
+    recreate_all_of(uow, flood, upsert(uow, flood, 500))
+    recreate_all_of(uow, small, upsert(uow, small, 1))
+    sent: list[Batch] = []
+    dispatcher(engine, redis_client, sent, high_batch_cost=20, high_window_batches=2).run_once()
+    assert documents_sent([b for b in sent if b.lane is Lane.HIGH])["small"] == 1
+
+
+def test_a_tenants_rate_limit_and_in_flight_cap_hold_on_the_high_lane_too(
+    engine: Engine, redis_client: redis.Redis, uow: Any, make_org: Any
+) -> None:
+    """The review's H5: a tenant throttled to 5 documents/s posted 9,000 recreates in 2.8 s."""
+    throttled, capped = make_org("throttled"), make_org("capped")
+    set_schedule(uow(), throttled, rate_per_second=Decimal("5"))
+    set_schedule(uow(), capped, max_in_flight=7)
+    recreate_all_of(uow, throttled, upsert(uow, throttled, 100))
+    recreate_all_of(uow, capped, upsert(uow, capped, 100))
+    sent: list[Batch] = []
+    node = dispatcher(engine, redis_client, sent, high_batch_cost=100, high_window_batches=10)
+    node.run_once()
+    node.run_once()
+    assert documents_sent(sent) == {"throttled": 5, "capped": 7}

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from accounting.domain.documents import validate_documents
 from accounting.domain.facts import posting_facts
+from accounting.domain.limits import CallTooLarge
 from accounting.errors import TooManyDocuments, UnknownOrganization
 from accounting.services.documents import UpsertResult, new_document, upsert_documents
 from accounting.store.uow import UnitOfWork
@@ -76,7 +77,7 @@ def test_an_unknown_organization_is_refused_and_nothing_is_written(
 def test_too_many_documents_in_one_call_are_refused_whole(
     engine: Engine, uow: Any, org: str
 ) -> None:
-    with pytest.raises(TooManyDocuments):
+    with pytest.raises(TooManyDocuments, match=r"^101 documents in one call; at most 100 "):
         upsert(uow, org, [invoice(f"inv-{n}") for n in range(101)])
     assert count(engine, "SELECT count(*) FROM documents") == 0
 
@@ -162,3 +163,27 @@ def test_of_two_racing_upserts_the_older_revision_is_stale_whichever_arrives_sec
     assert not second.is_alive()
     assert outcomes["late"].stale == ["inv-1"]
     assert stored(engine, org, "inv-1") == (7, "107")
+
+
+def test_a_call_of_more_lines_than_a_call_may_hold_is_refused_whole(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    line = invoice("x")["lines"][0]
+    documents = [invoice(f"inv-{n}") | {"lines": [line] * 1000} for n in range(50)]
+    with pytest.raises(CallTooLarge, match="50,001 invoice lines in one call; at most 50,000"):
+        upsert(uow, org, [*documents, invoice("one-more")])
+    assert count(engine, "SELECT count(*) FROM documents") == 0
+
+
+def test_a_subscription_is_stored_with_the_cost_of_its_schedule(
+    engine: Engine, uow: Any, org: str
+) -> None:
+    lines = [invoice("x")["lines"][0] | {"group": f"g{n}"} for n in range(3)]
+    subscription = invoice("sub-1") | {
+        "type": "subscription_invoice",
+        "lines": lines,
+        "service_start": "2026-03-01",
+        "term_months": 24,
+    }
+    assert upsert(uow, org, [subscription]).changed == ["sub-1"]
+    assert count(engine, "SELECT cost FROM documents WHERE id = 'sub-1'") == 3 + 3 * 24

@@ -68,7 +68,8 @@ def test_the_metrics_move_as_documents_are_stored_and_posted(
         + after[("accounting_matrix_cache_hits_total", ())]
         >= 1
     )
-    assert after[("accounting_dispatcher_window_cost", (("state", "limit"),))] > 0
+    window_limit = (("lane", "normal"), ("state", "limit"))
+    assert after[("accounting_dispatcher_window_cost", window_limit)] > 0
 
 
 def test_a_retry_is_counted_per_task(uow: Any, org: str, redis_client: redis.Redis) -> None:

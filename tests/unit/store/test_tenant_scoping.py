@@ -27,8 +27,8 @@ TENANT_TABLES = (
 CROSS_ORGANIZATION = {
     ("leases", "bury_exhausted"): "the dispatcher gives up on any organization's",
     ("leases", "claim_pending"): "the FIFO lane takes the oldest of any organization",
-    ("leases", "organizations_with_normal_work"): "lists organizations with work",
-    ("leases", "in_flight_by_org"): "counts per organization, for fairness",
+    ("leases", "organizations_with_work"): "lists organizations with work",
+    ("leases", "in_flight"): "counts per organization and lane, for fairness and the window",
     ("leases", "release_expired_leases"): "the reclaim job, for every organization",
     ("queue", "vacuum_queue"): "maintenance of the whole table",
     ("queue", "status_counts"): "scoped when an organization is given ({where})",
