@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from accounting_impact_client.errors import (
+    CallTooLarge,
+    ContractError,
+    TooManyDocuments,
+    UnknownCurrency,
+)
+
+__all__ = ["CallTooLarge", "ContractError", "TooManyDocuments", "UnknownCurrency"]
+
 #: Longest message an error carries: one that quotes a 10 MB argument is cut (it ends up in
 #: logs, task results and terminals).
 MAX_MESSAGE_LENGTH = 1000
@@ -27,6 +36,11 @@ class PermanentError(AccountingError):
     """A failure that retrying cannot fix."""
 
 
+#: What retrying cannot fix: our own permanent errors and the contract's (a document or a call
+#: the client would have refused before sending it).
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (PermanentError, ContractError)
+
+
 class TransientError(AccountingError):
     """A failure that may go away on retry (database or Redis unavailable, lock conflict)."""
 
@@ -48,10 +62,6 @@ class SchemaNotReady(TransientError):
 
 class UnknownOrganization(PermanentError):
     """No such organization."""
-
-
-class UnknownCurrency(PermanentError):
-    """Not an ISO 4217 currency code."""
 
 
 class MissingPostingRule(PermanentError):
@@ -109,10 +119,6 @@ class NoPublishedMatrix(PermanentError):
 
 class InvalidSetting(PermanentError):
     """A setting out of its range."""
-
-
-class TooManyDocuments(PermanentError):
-    """Too many documents in one call."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from redis.exceptions import RedisError
 from accounting.domain.batching import Batch
 from accounting.domain.intake import DeadMessage
 from accounting.errors import TransientError
-from tasks.payloads import PAYLOAD_SCHEMA, post_batch_message
+from accounting_impact_client.routing import PAYLOAD_SCHEMA, RECREATE
+from tasks.payloads import post_batch_message
 from tasks.routes import batch_priority
 
-RECREATE = "accounting.recreate"
 POST_BATCH = "accounting.post_batch"
 
 

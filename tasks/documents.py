@@ -9,11 +9,12 @@ from accounting import runtime
 from accounting.config import get_settings
 from accounting.domain.lanes import Lane
 from accounting.services import documents as document_service
+from accounting_impact_client import routing
+from accounting_impact_client.routing import PAYLOAD_SCHEMA
 from tasks import telemetry
 from tasks.app import app
 from tasks.base import AccountingTask
 from tasks.payloads import (
-    PAYLOAD_SCHEMA,
     accepted_schema,
     refuse_unknown_arguments,
     requested_by_text,
@@ -25,7 +26,7 @@ from tasks.payloads import (
 log = logging.getLogger(__name__)
 
 
-@app.task(name="accounting.upsert_documents", base=AccountingTask, bind=True)
+@app.task(name=routing.UPSERT_DOCUMENTS, base=AccountingTask, bind=True)
 def upsert_documents(
     self: AccountingTask,
     org_id: str,
@@ -56,7 +57,7 @@ def upsert_documents(
     return {"schema": PAYLOAD_SCHEMA, "job_id": self.request.id, **result.as_dict()}
 
 
-@app.task(name="accounting.recreate", base=AccountingTask, bind=True)
+@app.task(name=routing.RECREATE, base=AccountingTask, bind=True)
 def recreate(
     self: AccountingTask,
     org_id: str,

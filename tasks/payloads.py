@@ -1,8 +1,12 @@
 """Versions of the task payloads: which ones a worker accepts, how an older one is read, and the
 checks every task applies to its arguments.
 
-A worker accepts the current version and the one before, so messages an older release left in
-Redis still run after a deploy (deploy workers before the producers when the version is bumped).
+The public tasks (``upsert_documents``, ``recreate``: what applications send) are accepted in
+every version from 1 to the current one, forever: a producer that never says ``schema`` (version
+1) keeps working across every bump, because a bump only adds optional arguments. Internal
+``post_batch`` messages (the dispatcher's, never an application's) are accepted in the current
+version and the one before, so what an older release left in Redis still runs after a deploy.
+A producer that sends a newer version than its workers know is refused: deploy workers first.
 
 - Version 1: ``post_batch(org_id, versions, schema=1)``; ``upsert_documents`` and ``recreate``
   as documented, ``schema`` absent.
@@ -26,18 +30,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounting.domain.lanes import Lane
-from accounting.domain.limits import MAX_ID_LENGTH, MAX_REQUESTED_BY_LENGTH, check_recreate_size
-from accounting.domain.values import (
+from accounting.errors import PermanentError
+from accounting_impact_client.limits import (
+    MAX_ID_LENGTH,
+    MAX_REQUESTED_BY_LENGTH,
+    check_recreate_size,
+)
+from accounting_impact_client.routing import PAYLOAD_SCHEMA
+from accounting_impact_client.values import (
     INVISIBLE_MESSAGE,
     as_identifier,
     has_invisible_characters,
     identifier_problem,
 )
-from accounting.errors import PermanentError
 
 #: Version of the task payloads; bump it when an argument changes meaning.
-PAYLOAD_SCHEMA = 2
-OLDEST_ACCEPTED_SCHEMA = PAYLOAD_SCHEMA - 1
+#: The oldest version of the public tasks' payloads a worker accepts: the first, forever.
+OLDEST_PUBLIC_SCHEMA = 1
+#: The oldest version of a post_batch message a worker accepts.
+OLDEST_BATCH_SCHEMA = PAYLOAD_SCHEMA - 1
 POST_BATCH = "accounting.post_batch"
 
 
@@ -66,7 +77,7 @@ def refuse_unknown_arguments(
         problems.append(f"unknown keyword arguments {shown}{more}")
     raise UnsupportedPayload(
         f"{task} (schema {schema}): {'; '.join(problems)}. This worker takes "
-        f"{', '.join(TASK_ARGUMENTS[task])} (payload schemas {OLDEST_ACCEPTED_SCHEMA} to "
+        f"{', '.join(TASK_ARGUMENTS[task])} (payload schemas {oldest_schema(task)} to "
         f"{PAYLOAD_SCHEMA}): deploy workers that take an argument before producers send it"
     )
 
@@ -129,14 +140,20 @@ class PostBatchPayload:
         return None if self.dispatched_at is None else max(0.0, now - self.dispatched_at)
 
 
+def oldest_schema(task: str) -> int:
+    """The oldest payload version of ``task`` this worker accepts."""
+    return OLDEST_BATCH_SCHEMA if task == POST_BATCH else OLDEST_PUBLIC_SCHEMA
+
+
 def accepted_schema(task: str, schema: Any) -> int:
     """``schema`` if this worker accepts it for ``task``; UnsupportedPayload otherwise."""
     if isinstance(schema, bool) or not isinstance(schema, int):
         raise UnsupportedPayload(f"{task}: payload schema must be an integer, got {schema!r}")
-    if not OLDEST_ACCEPTED_SCHEMA <= schema <= PAYLOAD_SCHEMA:
+    oldest = oldest_schema(task)
+    if not oldest <= schema <= PAYLOAD_SCHEMA:
         raise UnsupportedPayload(
             f"{task}: payload schema {schema} is not supported by this worker (it accepts "
-            f"{OLDEST_ACCEPTED_SCHEMA} to {PAYLOAD_SCHEMA}); deploy workers before producers"
+            f"{oldest} to {PAYLOAD_SCHEMA}); deploy workers before producers"
         )
     return schema
 

@@ -12,6 +12,7 @@ from accounting import runtime
 from accounting.config import get_settings
 from accounting.errors import (
     AccountingError,
+    ContractError,
     JobNotCancellable,
     PermanentError,
     TransientError,
@@ -35,6 +36,7 @@ def create_app() -> FastAPI:
     app.include_router(routes.router)
     app.include_router(events.router)
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ContractError, _contract_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()
     registry.register(QueueCollector(runtime.unit_of_work, runtime.redis_client, get_settings()))
     registry.register(AuditCollector(runtime.unit_of_work))
@@ -64,6 +66,10 @@ def create_app() -> FastAPI:
         return JSONResponse({"ok": not problems, **problems}, status_code=code)
 
     return app
+
+
+def _contract_error(request: Request, exc: ContractError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
 def _accounting_error(request: Request, exc: AccountingError) -> JSONResponse:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from accounting.domain.documents import (
+from accounting.domain.money import MONEY_CONTEXT, quantize, split
+from accounting.domain.periods import add_months
+from accounting_impact_client.documents import (
     CreditNote,
     Document,
     Invoice,
@@ -17,8 +19,6 @@ from accounting.domain.documents import (
     Refund,
     SubscriptionInvoice,
 )
-from accounting.domain.money import MONEY_CONTEXT, quantize, split
-from accounting.domain.periods import add_months
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 
-from accounting.domain.documents import Document
 from accounting.domain.facts import Component, PostingFacts, posting_facts
 from accounting.domain.matrix import PostingMatrix
 from accounting.domain.money import MONEY_CONTEXT, plain, quantize, split
 from accounting.domain.periods import posting_date
 from accounting.errors import MissingExchangeRate, RoundingDifferenceTooLarge, UnbalancedEntry
+from accounting_impact_client.documents import Document
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 from accounting.domain import money
 from accounting.domain.periods import parse_period, period_name
-from accounting.domain.values import rate_digits_problem
 from accounting.errors import InvalidExchangeRate, InvalidSetting
 from accounting.services.organizations import default_rounding_tolerance
 from accounting.store.uow import UnitOfWork
+from accounting_impact_client.values import rate_digits_problem
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounting.domain.documents import (
+from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
+from accounting.domain.facts import PostingFacts, posting_facts
+from accounting.domain.lanes import Lane
+from accounting.errors import InvalidSetting, UnknownDocument
+from accounting.store.documents import DocumentState, NewDocument, UpsertOutcome
+from accounting.store.uow import UnitOfWork
+from accounting_impact_client.documents import (
     Document,
     Rejection,
     canonical_json,
@@ -16,13 +22,7 @@ from accounting.domain.documents import (
     estimated_cost,
     validate_documents,
 )
-from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
-from accounting.domain.facts import PostingFacts, posting_facts
-from accounting.domain.lanes import Lane
-from accounting.domain.limits import check_documents_call, revision_problem
-from accounting.errors import InvalidSetting, UnknownDocument
-from accounting.store.documents import DocumentState, NewDocument, UpsertOutcome
-from accounting.store.uow import UnitOfWork
+from accounting_impact_client.limits import check_documents_call, revision_problem
 
 
 @dataclass
@@ -54,7 +54,7 @@ def upsert_documents(
     ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
     a ``job_id`` the call is a job that waits for the new versions to be posted. A call of more
     than ``max_documents`` documents, or of more lines than a call may hold, is refused whole
-    (see accounting.domain.limits)."""
+    (see accounting_impact_client.limits)."""
     check_documents_call(raw_documents, max_documents=max_documents)
     documents, rejected = validate_documents(raw_documents)
     result = UpsertResult(rejected=list(rejected))

@@ -8,15 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounting.domain.documents import validate_documents
 from accounting.domain.events import JobsMoved, WorkArrived
 from accounting.domain.facts import PostingFacts, posting_facts
 from accounting.domain.ledger import EntryDraft, PostingContext, entry_set, reversal_of
 from accounting.domain.matrix import PostingMatrix
 from accounting.errors import (
+    PERMANENT_ERRORS,
     DocumentRejected,
     NoPublishedMatrix,
-    PermanentError,
     TransientError,
     UnknownDocument,
 )
@@ -25,6 +24,7 @@ from accounting.store.journal import NewEntry
 from accounting.store.organizations import OrganizationRow
 from accounting.store.uow import UnitOfWork
 from accounting.volatile.matrix_cache import MatrixCache, matrix_key
+from accounting_impact_client.documents import validate_documents
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _entry_sets(
         try:
             matrix = current_matrix(uow, organization, matrices)
             entry_sets[stored.id] = entry_set(facts[stored.id], matrix, context)
-        except PermanentError as exc:
+        except PERMANENT_ERRORS as exc:
             result.failed[stored.id] = str(exc)
         except Exception as exc:
             _postpone(result, delays, stored, exc)
@@ -263,8 +263,10 @@ def post_batch(
     a batch of its own, so one poison document cannot hold its neighbours back again)."""
     try:
         result = post_documents(units(), org_id, versions, matrices=matrices)
-    except (TransientError, PermanentError):
-        raise  # retried with backoff by the task, or an unknown organization
+    except TransientError:
+        raise  # retried with backoff by the task
+    except PERMANENT_ERRORS:
+        raise  # an unknown organization
     except Exception as exc:
         postpone_documents(units(), org_id, versions, f"{type(exc).__name__}: {exc}")
         raise

@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from accounting.domain.documents import Rejection
 from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
 from accounting.domain.lanes import Lane
 from accounting.store.uow import UnitOfWork
+from accounting_impact_client.documents import Rejection
 
 
 @dataclass

@@ -22,9 +22,9 @@ from typing import Any, TextIO
 from accounting.domain import beancount as beancount
 from accounting.domain.money import MONEY_CONTEXT
 from accounting.domain.report_rows import AccountTotals, LedgerLine, Month, OrgBooks, decimal_text
-from accounting.domain.values import storable
 from accounting.errors import UnknownOrganization
 from accounting.store.uow import UnitOfWork
+from accounting_impact_client.values import storable
 
 CSV_COLUMNS = (
     "entry_id",

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, insert, select
 
-from accounting.domain.values import storable
 from accounting.errors import UnknownOrganization
 from accounting.store.models import Organization
 from accounting.store.models import PostingMatrix as PostingMatrixRow
+from accounting_impact_client.values import storable
 
 
 @dataclass(frozen=True)

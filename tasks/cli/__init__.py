@@ -9,8 +9,19 @@ import sys
 
 import typer
 
-from accounting.errors import AccountingError
-from tasks.cli import admin, audit, books, documents, jobs, matrix, queue, reports, tokens
+from accounting.errors import AccountingError, ContractError
+from tasks.cli import (
+    admin,
+    audit,
+    books,
+    contract,
+    documents,
+    jobs,
+    matrix,
+    queue,
+    reports,
+    tokens,
+)
 from tasks.cli.arguments import CheckedArguments
 from tasks.cli.common import console
 from tasks.tools import demo
@@ -37,6 +48,7 @@ for command in (
     jobs.cancel,
     books.rounding,
     audit.audit,
+    contract.schema,
     chaos,
 ):
     cli.command()(command)
@@ -66,6 +78,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         cli()
-    except AccountingError as exc:
+    except (AccountingError, ContractError) as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(2)

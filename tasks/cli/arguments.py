@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from accounting.domain.values import storable
+from accounting_impact_client.values import storable
 
 
 class CheckedArguments(TyperGroup):

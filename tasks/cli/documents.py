@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from accounting import runtime
-from accounting.domain.limits import MAX_REVISION
 from accounting.errors import InvalidSetting
 from accounting.services import documents
+from accounting_impact_client.limits import MAX_REVISION
 from tasks.cli.common import Org, console
 
 document = typer.Typer(help="One document: repairs by hand, recorded.", no_args_is_help=True)

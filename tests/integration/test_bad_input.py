@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from accounting.domain.values import storable
 from accounting.errors import AccountingError, PermanentError
 from accounting.services import documents as documents_service
 from accounting.services import posting
+from accounting_impact_client.values import storable
 from tasks.cli import cli
 
 from helpers import count, invoice, snapshot

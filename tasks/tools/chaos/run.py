@@ -17,12 +17,12 @@ from rich.progress import Progress
 
 from accounting import demo_data, runtime
 from accounting.config import get_settings
-from accounting.domain import documents
 from accounting.domain.lanes import Lane
 from accounting.services import audit, schema
 from accounting.services.documents import document_states
 from accounting.services.queue import pending_count
 from accounting.store.documents import DocumentState
+from accounting_impact_client import documents
 from tasks.tools.chaos.faults import CONCURRENCY, FaultInjector
 from tasks.tools.chaos.hostile import HostileTenant
 from tasks.tools.chaos.servers import ChaosServices, bouncer_installed, chaos_services

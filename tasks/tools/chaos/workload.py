@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accounting import demo_data, runtime
-from accounting.domain.documents import content_hash, validate_documents
 from accounting.services.documents import content_hashes
+from accounting_impact_client.documents import content_hash, validate_documents
 
 CHUNK = 250
 #: Chunks waiting for their acknowledgement at once.

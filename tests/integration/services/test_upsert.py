@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from accounting.domain.documents import validate_documents
 from accounting.domain.facts import posting_facts
-from accounting.domain.limits import CallTooLarge
 from accounting.errors import TooManyDocuments, UnknownOrganization
 from accounting.services.documents import UpsertResult, new_document, upsert_documents
 from accounting.store.uow import UnitOfWork
+from accounting_impact_client.documents import validate_documents
+from accounting_impact_client.limits import CallTooLarge
 
 from helpers import await_lock_wait, count, invoice, versions
 

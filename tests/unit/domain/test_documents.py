@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from accounting.domain.documents import (
+from accounting_impact_client.documents import (
     DOCUMENT_TYPES,
     Invoice,
     Payout,

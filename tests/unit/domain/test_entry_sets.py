@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounting.domain.documents import Document, validate_documents
 from accounting.domain.facts import PostingFacts, posting_facts
 from accounting.domain.ledger import (
     EntryDraft,
@@ -24,6 +23,7 @@ from accounting.domain.ledger import (
 from accounting.domain.matrix import PostingMatrix, Rule
 from accounting.domain.periods import add_months, posting_date
 from accounting.errors import MissingExchangeRate, RoundingDifferenceTooLarge
+from accounting_impact_client.documents import Document, validate_documents
 
 MATRIX = PostingMatrix(
     "org-1",

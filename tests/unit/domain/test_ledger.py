@@ -11,7 +11,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from accounting.domain.documents import DOCUMENT_TYPES, Document, validate_documents
 from accounting.domain.facts import Component, PostingFacts, components
 from accounting.domain.ledger import (
     EntryDraft,
@@ -23,6 +22,7 @@ from accounting.domain.ledger import (
 )
 from accounting.domain.matrix import COMPONENTS, PostingMatrix, Rule
 from accounting.errors import MissingExchangeRate, MissingPostingRule
+from accounting_impact_client.documents import DOCUMENT_TYPES, Document, validate_documents
 
 
 def demo_matrix(version: int = 3) -> PostingMatrix:
@@ -165,7 +165,7 @@ def test_a_document_in_the_functional_currency_ignores_its_rate() -> None:
 
 
 def test_stored_facts_with_nothing_to_post_make_an_empty_balanced_entry() -> None:
-    # Such documents are refused now (accounting.domain.documents); one stored before may be
+    # Such documents are refused now (accounting_impact_client.documents); one stored before may be
     # recreated.
     facts = PostingFacts("po-1", "payout", dt.date(2024, 3, 3), "EUR", None, ())
     [entry] = entry_set(facts, demo_matrix(), books("EUR"))

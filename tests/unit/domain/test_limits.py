@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from accounting.domain import limits
-from accounting.domain.limits import (
+from accounting.errors import PERMANENT_ERRORS, TooManyDocuments
+from accounting_impact_client import limits
+from accounting_impact_client.limits import (
     CallTooLarge,
     check_recreate_call,
     check_upsert_call,
     lines_in,
     message_bytes,
 )
-from accounting.errors import PermanentError, TooManyDocuments
 
 
 def invoice(doc_id: str, lines: int = 1) -> dict[str, Any]:
@@ -94,6 +94,6 @@ def test_every_refusal_is_permanent_and_short() -> None:
         lambda: check_upsert_call("acme", [invoice("x", 60_000)]),
         lambda: check_recreate_call("acme", ["x"] * 10_000),
     ):
-        with pytest.raises(PermanentError) as refused:
+        with pytest.raises(PERMANENT_ERRORS) as refused:
             call()
         assert len(str(refused.value)) < 200

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from accounting.errors import PermanentError
+from accounting.errors import PERMANENT_ERRORS, PermanentError
 from tasks.payloads import (
     UnsupportedPayload,
     refuse_unknown_arguments,
@@ -42,7 +42,7 @@ def test_a_document_id_argument_is_refused_as_a_documents_id_would_be(
 def test_a_recreate_takes_at_most_as_many_ids_as_the_http_api() -> None:
     assert require_document_ids(["cafe\u0301", "inv-1"]) == ["caf\u00e9", "inv-1"]
     assert len(require_document_ids(["inv-1"] * 5000)) == 5000
-    with pytest.raises(PermanentError, match=r"^document_ids: 70,000 ids in one recreate"):
+    with pytest.raises(PERMANENT_ERRORS, match=r"^document_ids: 70,000 ids in one recreate"):
         require_document_ids(["inv-1"] * 70_000)
     with pytest.raises(PermanentError, match="document_ids: must be a list"):
         require_document_ids("inv-1")

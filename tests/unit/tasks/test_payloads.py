@@ -95,3 +95,11 @@ def test_a_malformed_batch_is_refused_permanently(
 def test_application_tasks_refuse_a_version_from_the_future(task: str) -> None:
     with pytest.raises(UnsupportedPayload, match=f"{task}: payload schema 3"):
         accepted_schema(task, 3)
+
+
+def test_an_omitted_schema_keeps_working_across_bumps_while_batches_keep_two_versions() -> None:
+    from tasks.payloads import POST_BATCH, oldest_schema
+
+    assert oldest_schema("accounting.upsert_documents") == 1
+    assert oldest_schema("accounting.recreate") == 1
+    assert oldest_schema(POST_BATCH) == PAYLOAD_SCHEMA - 1

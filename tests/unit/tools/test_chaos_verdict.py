@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounting.domain import documents
 from accounting.store.documents import DocumentState
+from accounting_impact_client import documents
 from tasks.tools.chaos.run import Verdict, _why_not_posted
 
 INVOICE: dict[str, Any] = {

@@ -2,7 +2,7 @@
 whole call a producer (the HTTP API, an application) can run before it sends one.
 
 The workers enforce each limit where it applies (see the README, "Bad input and tenants");
-nothing here needs the database, so a producer imports this module without the rest."""
+nothing here needs the database."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from accounting.domain.money import MONEY_CONTEXT, plain
-from accounting.errors import PermanentError, TooManyDocuments
+from accounting_impact_client.errors import CallTooLarge, TooManyDocuments
+from accounting_impact_client.money import MONEY_CONTEXT, plain
 
 # --- identifiers and text -------------------------------------------------------------------
 
@@ -166,10 +166,6 @@ def functional_problem(total: Decimal, currency: str, rate: Decimal | None) -> s
 
 #: What Celery adds to every task message's body besides the arguments.
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-
-
-class CallTooLarge(PermanentError):
-    """The call is beyond a limit of a whole call: it is refused whole, nothing is stored."""
 
 
 def lines_in(documents: Sequence[object]) -> int:

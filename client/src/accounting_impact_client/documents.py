@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from accounting.domain.limits import (
+from accounting_impact_client.limits import (
     MAX_ID_LENGTH,
     functional_problem,
     line_net_problem,
@@ -30,8 +30,8 @@ from accounting.domain.limits import (
     schedule_problem,
     total_problem,
 )
-from accounting.domain.money import CURRENCY_EXPONENTS, MONEY_CONTEXT, quantize
-from accounting.domain.values import (
+from accounting_impact_client.money import CURRENCY_EXPONENTS, MONEY_CONTEXT, quantize
+from accounting_impact_client.values import (
     Currency,
     DocumentId,
     DocumentRate,

@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from accounting.domain.limits import (
+from accounting_impact_client.limits import (
     EARLIEST_DATE,
     LATEST_DATE,
     MAX_DECIMAL_PLACES,
@@ -37,7 +37,7 @@ from accounting.domain.limits import (
     MIN_EXCHANGE_RATE,
     revision_problem,
 )
-from accounting.domain.money import CURRENCY_EXPONENTS, MONEY_CONTEXT, plain
+from accounting_impact_client.money import CURRENCY_EXPONENTS, MONEY_CONTEXT, plain
 
 # --- decimals -------------------------------------------------------------------------------
 
