@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.entity import Exchange, Queue
 from pydantic import BaseModel
 
 from accounting_impact_client import routing
@@ -163,7 +164,7 @@ class AccountingClient:
             args=message["args"],
             kwargs=message["kwargs"],
             task_id=job.id,
-            queue=routing.queue(message["queue"]),
+            queue=_queue(message["queue"]),
             priority=routing.URGENT,
             serializer="json",
         )
@@ -186,6 +187,12 @@ class AccountingClient:
             if now >= deadline or (status is None and now >= resend_at):
                 return None
             time.sleep(POLL_SECONDS)
+
+
+def _queue(name: str) -> Queue:
+    """A lane's queue declared as the workers declare it (its own direct exchange)."""
+    exchange = Exchange(name, type="direct")  # type: ignore[no-untyped-call]
+    return Queue(name, exchange, routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def _message(error: Mapping[str, Any]) -> str:

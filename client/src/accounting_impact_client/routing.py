@@ -6,8 +6,6 @@ arguments below, and the queue."""
 
 from __future__ import annotations
 
-from kombu.entity import Exchange, Queue
-
 #: ``accounting.upsert_documents(org_id, documents, schema=PAYLOAD_SCHEMA)``.
 UPSERT_DOCUMENTS = "accounting.upsert_documents"
 #: ``accounting.recreate(org_id, document_ids, requested_by=None, schema=PAYLOAD_SCHEMA)``.
@@ -27,12 +25,6 @@ URGENT = 0
 #: lane (the workers' ACCOUNTING_FAST_PATH_MAX_DOCUMENTS, 50 by default, decides; this is the
 #: client's default guess of it).
 SMALL_RECREATE = 50
-
-
-def queue(name: str) -> Queue:
-    """A lane's queue declared as the workers declare it (its own direct exchange)."""
-    exchange = Exchange(name, type="direct")  # type: ignore[no-untyped-call]
-    return Queue(name, exchange, routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def recreate_queue(document_ids: int, small_recreate: int = SMALL_RECREATE) -> str:
