@@ -49,6 +49,7 @@ def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
     assert verdict["expected"] == 5000
     assert (verdict["lost"], verdict["duplicated"], verdict["unbalanced"]) == (0, 0, 0), verdict
     assert verdict["posted"] == 5000
+    assert verdict["not_accepted_chunks"] == 0, verdict  # the client confirmed every chunk
     assert verdict["updates"] > 0 and verdict["recreates"] > 0
     # the hostile tenant's oversized and poison messages: refused or quarantined, every one
     assert set(verdict["hostile_sent"]) == {"oversized", "poison"}

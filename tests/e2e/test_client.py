@@ -16,6 +16,7 @@ from accounting import demo_data
 from accounting_impact_client import AccountingClient, CallFailed, Invoice
 from accounting_impact_client import client as client_module
 from accounting_impact_client.routing import NORMAL_QUEUE
+
 from helpers import count, invoice, wait_for
 
 pytestmark = pytest.mark.timeout(180)

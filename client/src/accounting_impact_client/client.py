@@ -19,6 +19,7 @@ from typing import Any
 import redis
 from celery import Celery
 from kombu.entity import Exchange, Queue
+from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
 from accounting_impact_client import routing
@@ -34,6 +35,7 @@ RESULT_KEY = "celery-task-meta-{}"
 RESEND_AFTER_SECONDS = 10.0
 RESEND_MAX_SECONDS = 60.0
 POLL_SECONDS = 0.1
+BROKER_RETRY_SECONDS = 0.5
 
 
 class AccountingClient:
@@ -145,7 +147,8 @@ class AccountingClient:
         deadline = time.monotonic() + timeout
         wait, sends = RESEND_AFTER_SECONDS, 0
         while True:
-            self._send(job, message)
+            if not self._sent(job, message, deadline):
+                raise NotAccepted(f"job {job.id}: the broker was unreachable for {timeout:.0f} s")
             sends += 1
             resend_at = time.monotonic() + wait if resend else deadline
             outcome = self._outcome(job.id, resend_at, deadline)
@@ -157,6 +160,18 @@ class AccountingClient:
                     f"({sends} sends); sending it again with this job id is safe"
                 )
             wait = min(wait * 2, RESEND_MAX_SECONDS)
+
+    def _sent(self, job: Job, message: dict[str, Any], deadline: float) -> bool:
+        """Send, again while the broker is unreachable (restarting, failing over), until
+        ``deadline``; whether it was sent."""
+        while True:
+            try:
+                self._send(job, message)
+                return True
+            except (OperationalError, redis.RedisError, OSError):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(BROKER_RETRY_SECONDS)
 
     def _send(self, job: Job, message: dict[str, Any]) -> None:
         self._app.send_task(
@@ -175,7 +190,10 @@ class AccountingClient:
         down, say) is not sent again while it lives."""
         key = RESULT_KEY.format(job_id)
         while True:
-            raw = self._results.get(key)
+            try:
+                raw = self._results.get(key)
+            except redis.RedisError:  # restarting: what it held may be gone, send again
+                raw = None
             meta = json.loads(raw) if raw is not None else {}
             status = meta.get("status")
             if status == "SUCCESS":

@@ -91,7 +91,14 @@ def _report(console: Console, verdict: Verdict) -> None:
         table.add_row(name, f"{figures[name]:,}")
     for reason, count in verdict.lost.items():
         table.add_row(f"  lost: {reason}", f"{count:,}")
-    for name in ("updates", "recreates", "resent_chunks", "worker_crashes", "documents_per_s"):
+    for name in (
+        "updates",
+        "recreates",
+        "resent_chunks",
+        "not_accepted_chunks",
+        "worker_crashes",
+        "documents_per_s",
+    ):
         table.add_row(name.replace("_", " "), f"{figures[name]:,}")
     for kind, sent in verdict.hostile_sent.items():
         table.add_row(

@@ -139,6 +139,7 @@ def run(options: ChaosOptions, data_dir: Path, progress: Progress) -> Verdict:
             "updates": workload.counters.updates,
             "recreates": workload.counters.recreates_sent,
             "resent_chunks": workload.counters.resent_chunks,
+            "not_accepted_chunks": workload.counters.not_accepted_chunks,
             "through_pgbouncer": chaos.bouncer is not None,
             "worker_crashes": len(faults.crashed),
             "timeline": [(round(at, 1), kind, target) for at, kind, target in faults.timeline],

@@ -1,6 +1,7 @@
-"""The chaos workload: documents sent with ``delay()`` the way a careful application sends them
-(again until a worker acknowledges them), updates of sent documents and user recreates racing
-the sync. It remembers the last acknowledged content of every document: what must end posted."""
+"""The chaos workload: documents sent the way the README tells an application to send them,
+through the client (accounting_impact_client), with no resend loop of its own; updates of sent
+documents and user recreates racing the sync. It remembers the last content the client
+reported accepted of every document: what must end posted."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accounting import demo_data, runtime
-from accounting.services.documents import content_hashes
-from accounting_impact_client.documents import content_hash, validate_documents
+from accounting_impact_client import AccountingClient, NotAccepted
+from accounting_impact_client.documents import validate_documents
 
 CHUNK = 250
 #: Chunks waiting for their acknowledgement at once.
 IN_FLIGHT = 4
-#: How long an application waits for its documents to be stored before sending them again.
-ACK_TIMEOUT_SECONDS = 60.0
+#: How long the application gives the client to report a chunk accepted (stored).
+ACCEPT_TIMEOUT_SECONDS = 600.0
+#: How long a user's recreate may take to be taken in.
+RECREATE_TIMEOUT_SECONDS = 60.0
 UPDATE_CHUNK = 20
 
 
@@ -33,7 +36,10 @@ class WorkloadError(RuntimeError):
 @dataclass
 class Counters:
     sent_chunks: int = 0
+    #: Chunks the client sent more than once (the same task id) before it had a confirmation.
     resent_chunks: int = 0
+    #: Chunks the client reported not accepted within ACCEPT_TIMEOUT_SECONDS.
+    not_accepted_chunks: int = 0
     acknowledged: int = 0
     updates: int = 0
     recreates_sent: int = 0
@@ -64,6 +70,7 @@ class Workload:
     def __post_init__(self) -> None:
         self._acknowledged = {org: [] for org in self.orgs}
         self._rng = random.Random(self.seed)
+        self._client = AccountingClient(runtime.redis_url())
 
     # -- the initial sync --------------------------------------------------------------------
 
@@ -113,25 +120,21 @@ class Workload:
                     streams.remove((org, stream))
 
     def _send(self, org: str, documents: list[dict[str, Any]]) -> None:
-        """``upsert_documents.delay()``, again until Postgres holds exactly these contents.
-        (Not the task's result: Celery's Redis result backend gives up for good when Redis
-        restarts twice in a row, "The Celery application must be restarted".)"""
-        from tasks.documents import upsert_documents
-
-        hashes = _content_hashes(org, documents)
+        """``AccountingClient.sync_documents``: accepted once the client says so, never
+        before. What it does not report accepted is not expected."""
+        _check(org, documents)
         with self._lock:
             self.counters.sent_chunks += 1
-        while not self.stop.is_set():
-            try:
-                upsert_documents.delay(org, documents)
-            except Exception:  # Redis is down right now
-                self.stop.wait(0.5)
-                continue
-            if self._stored(org, hashes):
-                break
+        try:
+            result = self._client.sync_documents(org, documents, timeout=ACCEPT_TIMEOUT_SECONDS)
+        except NotAccepted:
             with self._lock:
-                self.counters.resent_chunks += 1
+                self.counters.not_accepted_chunks += 1
+            return
+        if result.rejected:
+            raise WorkloadError(f"{org}: the workload made bad documents: {result.rejected[:3]}")
         with self._lock:
+            self.counters.resent_chunks += result.job.sends > 1
             for document in documents:
                 key = (org, document["id"])
                 if key not in self.expected:
@@ -140,19 +143,6 @@ class Workload:
                 self.expected[key] = document
                 if document["revision"] > 1:
                     self._superseded[key] = {**document, **_a_day_earlier(document)}
-
-    def _stored(self, org: str, hashes: dict[str, str]) -> bool:
-        """Whether Postgres holds these contents within the acknowledgement timeout."""
-        deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
-        while not self.stop.wait(0.2):
-            try:
-                if content_hashes(runtime.unit_of_work(), org, list(hashes)) == hashes:
-                    return True
-            except Exception:  # Postgres or PgBouncer restarting: ask again
-                pass
-            if time.monotonic() > deadline:
-                return False
-        return False
 
     # -- racing the sync ---------------------------------------------------------------------
 
@@ -177,17 +167,17 @@ class Workload:
         self.updated.set()
 
     def recreate(self) -> None:
-        """Users clicking "Recreate" on a few documents now and then (fire and forget)."""
-        from tasks.documents import recreate
-
+        """Users clicking "Recreate" on a few documents now and then, through the client."""
         while not self.stop.wait(self.recreate_every):
             org, ids = self._pick(self._rng.randint(1, 10))
             if not ids:
                 continue
             try:
-                recreate.delay(org, ids, "chaos")
+                self._client.recreate(
+                    org, ids, requested_by="chaos", timeout=RECREATE_TIMEOUT_SECONDS
+                )
                 self.counters.recreates_sent += 1
-            except Exception:  # Redis down right now: the user clicks again later
+            except Exception:  # Redis down right now, or too slow: the user clicks again
                 self.counters.recreates_failed += 1
 
     def redeliver_stale(self) -> str | None:
@@ -214,11 +204,10 @@ def _a_day_earlier(document: dict[str, Any]) -> dict[str, Any]:
     return {"date": day.isoformat(), "revision": document["revision"] - 1}
 
 
-def _content_hashes(org: str, documents: list[dict[str, Any]]) -> dict[str, str]:
-    valid, errors = validate_documents(documents)
+def _check(org: str, documents: list[dict[str, Any]]) -> None:
+    _, errors = validate_documents(documents)
     if errors:
         raise WorkloadError(f"{org}: the workload made bad documents: {errors[:3]}")
-    return {document.id: content_hash(document) for document in valid}
 
 
 def _a_day_later(document: dict[str, Any]) -> dict[str, Any]:
