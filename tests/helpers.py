@@ -1,13 +1,21 @@
-"""Small readers of the database state that tests assert on."""
+"""Small readers of the database state that tests assert on, and the processes they start."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
+
+from accounting.embedded import free_port
 
 
 def libpq(url: str) -> str:
@@ -165,3 +173,37 @@ def snapshot(engine: Engine, *allowed_ids: str) -> dict[str, tuple[int, str]]:
             )
             for table, where in SNAPSHOT.items()
         }
+
+
+class Server:
+    """`accounting serve` in a process of its own, stopped and started again on one port."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log = log_dir / "serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tasks.cli", "serve", "--port", str(self.port)],
+                env=os.environ.copy(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self._answers, 30, "the server to answer")
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)

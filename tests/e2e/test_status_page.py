@@ -6,60 +6,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from accounting import runtime
-from accounting.embedded import free_port
 from accounting.services import posting, tokens
 from accounting.services.documents import upsert_documents
 from accounting.volatile.progress import ProgressStream
 
-from helpers import invoice, wait_for
+from helpers import Server, invoice
 
 pytestmark = pytest.mark.timeout(180)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-class Server:
-    """`accounting serve` in a process of its own, stopped and started again on one port."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.log = log_dir / "serve.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tasks.cli", "serve", "--port", str(self.port)],
-                env=os.environ.copy(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(self._answers, 30, "the server to answer")
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
 
 
 @pytest.fixture
