@@ -50,4 +50,4 @@ def test_the_wire_names_are_the_workers() -> None:
     from tasks.app import app
 
     assert {routing.UPSERT_DOCUMENTS, routing.RECREATE} <= set(app.tasks)
-    assert (routing.HIGH_QUEUE, routing.NORMAL_QUEUE) == (Lane.HIGH.queue, Lane.NORMAL.queue)
+    assert (Lane.HIGH.queue, Lane.NORMAL.queue) == (routing.HIGH_QUEUE, routing.NORMAL_QUEUE)

@@ -3,8 +3,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     initial = True
-    dependencies: list[tuple[str, str]] = []
-    operations = [
+    dependencies: list[tuple[str, str]] = []  # noqa: RUF012 (as Django writes it)
+    operations = [  # noqa: RUF012
         migrations.CreateModel(
             name="Order",
             fields=[
