@@ -10,7 +10,19 @@ import sys
 import typer
 
 from accounting.errors import AccountingError
-from tasks.cli import admin, audit, books, documents, jobs, matrix, queue, reports, tokens
+from tasks.cli import (
+    admin,
+    audit,
+    books,
+    documents,
+    jobs,
+    matrix,
+    organizations,
+    queue,
+    reports,
+    sandbox,
+    tokens,
+)
 from tasks.cli.arguments import CheckedArguments
 from tasks.cli.common import console
 from tasks.tools import demo
@@ -22,6 +34,8 @@ cli = typer.Typer(
     help="accounting-impact: business documents in, balanced general-ledger entries out.",
     no_args_is_help=True,
     add_completion=False,
+    # With no URLs configured, a command gets the data folder's embedded services.
+    callback=sandbox.embedded_default,
 )
 
 for command in (
@@ -37,6 +51,8 @@ for command in (
     jobs.cancel,
     books.rounding,
     audit.audit,
+    sandbox.up,
+    sandbox.down,
     chaos,
 ):
     cli.command()(command)
@@ -51,6 +67,7 @@ for group, name in (
     (books.rates, "rates"),
     (matrix.matrix, "matrix"),
     (matrix.account, "account"),
+    (organizations.org, "org"),
     (bench, "bench"),
 ):
     cli.add_typer(group, name=name)
