@@ -25,9 +25,7 @@ def limited_body(request: Request) -> None:
     """Refuse a body whose declared size is above :data:`MAX_BODY_BYTES` before reading it."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_BODY_BYTES:,} bytes"
-        )
+        raise HTTPException(413, f"at most {MAX_BODY_BYTES:,} bytes")
 
 
 router = APIRouter(
