@@ -25,7 +25,7 @@ from accounting import embedded, runtime
 from accounting.config import Settings, get_settings
 from accounting.errors import InvalidSetting
 from accounting.services import schema
-from tasks.cli.common import console
+from tasks.cli.common import console, notices
 
 #: Commands that start (or need no) services of their own.
 SELF_MANAGED = frozenset({"demo", "bench", "chaos", "up", "down"})
@@ -80,14 +80,14 @@ def up(
         raise InvalidSetting("ACCOUNTING_DATABASE_URL and ACCOUNTING_REDIS_URL are set: no up")
     shared = embedded.running(data_dir)
     if shared is not None:
-        console.print(f"already up in {data_dir}")
+        notices.print(f"already up in {data_dir}")
         _print_exports(shared)
         return
     if foreground or ready_fd is not None:
         _keep_up(settings, data_dir, ready_fd)
         return
     urls = _start_in_background(data_dir)
-    console.print(f"embedded services up in {data_dir}; `accounting down` stops them")
+    notices.print(f"embedded services up in {data_dir}; `accounting down` stops them")
     _print_exports(urls)
 
 
@@ -129,7 +129,7 @@ def _keep_up(settings: Settings, data_dir: Path, ready_fd: int | None) -> None:
                 ready.write(json.dumps(urls.__dict__) + "\n")
         else:
             _print_exports(urls)
-            console.print("Ctrl-C stops them")
+            notices.print("Ctrl-C stops them")
         threading.Event().wait()  # until SIGTERM or Ctrl-C unwinds (see tasks.cli.main)
 
 

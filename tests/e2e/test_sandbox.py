@@ -55,7 +55,7 @@ def test_up_keeps_the_services_for_every_command_until_down(tmp_path: Path) -> N
     assert "export ACCOUNTING_DATABASE_URL=" in printed and "ACCOUNTING_REDIS_URL=" in printed
     holder = psutil.Process(json.loads((data_dir / "services.json").read_text())["pid"])
     try:
-        assert "already up" in accounting(data_dir, "up")
+        assert accounting(data_dir, "up") == printed  # the same services, not a second set
         accounting(data_dir, "org", "create", "shop", "--name", "Shop", "--currency", "EUR")
         # A second command reads what the first wrote: the same running services.
         assert json.loads(accounting(data_dir, "org", "list", "--json"))[0]["id"] == "shop"
