@@ -25,6 +25,7 @@ from accounting import embedded, runtime
 from accounting.config import Settings, get_settings
 from accounting.errors import InvalidSetting
 from accounting.services import schema
+from tasks.cli.arguments import RAW_ARGUMENTS
 from tasks.cli.common import console, notices
 
 #: Commands that start (or need no) services of their own.
@@ -52,8 +53,8 @@ def embedded_default(ctx: typer.Context) -> None:
 
 
 def _asks_for_help(ctx: typer.Context) -> bool:
-    remaining = [*getattr(ctx, "_protected_args", []), *ctx.args]
-    return any(arg in ("--help", "-h") for arg in remaining)
+    """Whether the command line asks for a command's help (which needs no services)."""
+    return any(arg == "--help" for arg in ctx.meta.get(RAW_ARGUMENTS, ()))
 
 
 def _use(urls: embedded.ServiceUrls) -> None:

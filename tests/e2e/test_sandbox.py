@@ -65,3 +65,8 @@ def test_up_keeps_the_services_for_every_command_until_down(tmp_path: Path) -> N
     assert not holder.is_running() or holder.status() == psutil.STATUS_ZOMBIE
     assert not (data_dir / "services.json").exists()
     assert "nothing is up" in accounting(data_dir, "down")
+
+
+def test_a_commands_help_starts_no_services(tmp_path: Path) -> None:
+    assert "--limit" in accounting(tmp_path / "data", "dead", "list", "--help")
+    assert not (tmp_path / "data").exists()
