@@ -23,6 +23,8 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 from accounting.config import Settings
 
 _STOP_TIMEOUT_SECONDS = 10.0
+#: Written in the data folder by the process that keeps the services up (``accounting up``).
+STATE_FILE = "services.json"
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,65 @@ def services(settings: Settings) -> Iterator[ServiceUrls]:
         return
     data_dir = settings.data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    shared = running(data_dir)
+    if shared is not None:  # kept up by `accounting up`: used, never stopped, from here
+        yield ServiceUrls(
+            database_url=settings.database_url or shared.database_url,
+            redis_url=settings.redis_url or shared.redis_url,
+        )
+        return
     with ExitStack() as stack:
         stack.enter_context(exclusive(data_dir))
         pgdata = data_dir / "postgres"
         database_url = settings.database_url or stack.enter_context(postgres(pgdata))
         redis_url = settings.redis_url or stack.enter_context(_redis(data_dir / "redis"))
         yield ServiceUrls(database_url=database_url, redis_url=redis_url)
+
+
+def running(data_dir: Path) -> ServiceUrls | None:
+    """The services a live process keeps up in ``data_dir`` (see :func:`record`), or None. A
+    record its writer did not remove (killed by SIGKILL) is removed here."""
+    state = data_dir.expanduser().resolve() / STATE_FILE
+    try:
+        recorded = json.loads(state.read_text())
+        pid = int(recorded["pid"])
+        database_url, redis_url = str(recorded["database_url"]), str(recorded["redis_url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not psutil.pid_exists(pid) or not _holds_lock(data_dir):
+        state.unlink(missing_ok=True)
+        return None
+    return ServiceUrls(database_url=database_url, redis_url=redis_url)
+
+
+def _holds_lock(data_dir: Path) -> bool:
+    """Whether some live process holds the data folder's lock (the kernel drops it on death)."""
+    try:
+        with (data_dir.expanduser().resolve() / "embedded.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
+
+
+@contextmanager
+def recorded(data_dir: Path, urls: ServiceUrls, pid: int) -> Iterator[Path]:
+    """Record ``urls`` as kept up by process ``pid`` in ``data_dir`` until exit, so every
+    other command on this data folder uses them (:func:`running`) rather than its own."""
+    state = data_dir.expanduser().resolve() / STATE_FILE
+    scratch = state.with_suffix(".tmp")
+    scratch.write_text(
+        json.dumps({"pid": pid, "database_url": urls.database_url, "redis_url": urls.redis_url})
+    )
+    scratch.replace(state)
+    try:
+        yield state
+    finally:
+        state.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -155,3 +155,11 @@ class JobNotCancellable(PermanentError):
 
 class UnreadableFile(PermanentError):
     """A file given to a command is not what it should be (not UTF-8, not JSON, not CSV)."""
+
+
+class InvalidChart(PermanentError):
+    """A chart of accounts (or a row of one) that cannot be imported."""
+
+
+class InvalidOrganization(PermanentError):
+    """An organization that cannot be created as given (its id taken, a bad id or name)."""

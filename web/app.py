@@ -19,7 +19,7 @@ from accounting.errors import (
     UnknownJob,
     UnknownOrganization,
 )
-from web import events, routes
+from web import admin_routes, events, routes
 from web.metrics import AuditCollector, QueueCollector
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
@@ -31,10 +31,12 @@ def create_app() -> FastAPI:
         version="1",
         description="Progress of accounting jobs, the queue, and its controls. Every /v1 path "
         "needs `Authorization: Bearer <token>` (`accounting token create ORG`); a token opens "
-        "one organization.",
+        "one organization; the onboarding paths need an admin token (`accounting token create "
+        "--admin`).",
     )
     app.include_router(routes.router)
     app.include_router(events.router)
+    app.include_router(admin_routes.router)
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
     app.add_exception_handler(ContractError, _contract_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()

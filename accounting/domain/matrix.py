@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -9,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from accounting.domain.tables import TableError, read_csv
 from accounting.errors import InvalidMatrix, MissingPostingRule
 
 WILDCARD = "*"
@@ -147,6 +149,29 @@ def matrix_from_json(org_id: str, data: object) -> PostingMatrix:
             raise InvalidMatrix(f"rules.{index}: a second rule for {'/'.join(key)}")
         rules[key] = Rule(rule.debit, rule.credit)
     return PostingMatrix(org_id, 0, rules)
+
+
+#: Columns of a matrix written as CSV (``group`` may be left out: "*", any group).
+CSV_COLUMNS = ("document_type", "component", "group", "debit", "credit")
+
+
+def matrix_from_csv(org_id: str, text: str) -> PostingMatrix:
+    """A matrix from a CSV text with the columns document_type,component,group,debit,credit
+    (header line first; ``group`` optional, "*" when empty). Errors name the line and field."""
+    try:
+        rows = read_csv(
+            text, required=("document_type", "component", "debit", "credit"), optional=("group",)
+        )
+    except TableError as exc:
+        raise InvalidMatrix(str(exc)) from None
+    lines = [line for line, _ in rows]
+    rules = [{k: v for k, v in row.items() if v or k != "group"} for _, row in rows]
+    try:
+        return matrix_from_json(org_id, {"rules": rules})
+    except InvalidMatrix as exc:
+        # rules.<i> -> the line of the file it came from
+        named = re.sub(r"rules\.(\d+)\.?", lambda m: f"line {lines[int(m[1])]}, ", str(exc))
+        raise InvalidMatrix(named.replace(", :", ":")) from None
 
 
 def matrix_to_json(matrix: PostingMatrix) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""Use cases of API tokens: make one for an organization, list, revoke, and resolve one."""
+"""Use cases of API tokens: make one for an organization (or an admin one, which opens only
+the onboarding endpoints), list, revoke, and resolve one."""
 
 from __future__ import annotations
 
@@ -26,17 +27,39 @@ def create_token(uow: UnitOfWork, org_id: str, label: str | None = None) -> str:
     return token
 
 
-def list_tokens(uow: UnitOfWork, org_id: str) -> list[TokenRow]:
+def create_admin_token(uow: UnitOfWork, label: str | None = None) -> str:
+    """A new admin token: it creates organizations and sets up their charts and matrices over
+    HTTP, and opens no organization's data. Shown once, only its SHA-256 is stored."""
+    token = PREFIX + secrets.token_urlsafe(32)
     with uow:
-        uow.organizations.get_or_raise(org_id)
+        uow.tokens.add_admin(digest(token), label)
+        uow.commit()
+    return token
+
+
+def list_tokens(uow: UnitOfWork, org_id: str | None) -> list[TokenRow]:
+    """The organization's tokens, or with None the admin tokens."""
+    with uow:
+        if org_id is not None:
+            uow.organizations.get_or_raise(org_id)
         return uow.tokens.list(org_id)
 
 
-def revoke_token(uow: UnitOfWork, org_id: str, fingerprint: str) -> None:
+def revoke_token(uow: UnitOfWork, org_id: str | None, fingerprint: str) -> None:
+    """Revoke one of the organization's tokens, or with None an admin token."""
     with uow:
         if not uow.tokens.revoke(org_id, fingerprint):
-            raise InvalidSetting(f"no live token {fingerprint!r} in organization {org_id!r}")
+            owner = f"in organization {org_id!r}" if org_id is not None else "among admin tokens"
+            raise InvalidSetting(f"no live token {fingerprint!r} {owner}")
         uow.commit()
+
+
+def is_admin(uow: UnitOfWork, token: str) -> bool:
+    """Whether the token is a live admin token."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return False
+    with uow:
+        return uow.tokens.is_admin(digest(token))
 
 
 def organization_of(uow: UnitOfWork, token: str) -> str | None:

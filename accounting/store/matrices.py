@@ -35,6 +35,18 @@ class MatrixRepository:
         if rows:
             self.connection.execute(insert(Account), rows)
 
+    def chart(self, org_id: str) -> dict[str, tuple[str, str]]:
+        """The chart as written: ``{code: (name, kind)}``."""
+        rows = self.connection.execute(
+            select(Account.code, Account.name, Account.kind).where(Account.org_id == org_id)
+        ).all()
+        return {code: (name, kind) for code, name, kind in rows}
+
+    def rename_account(self, org_id: str, code: str, name: str) -> None:
+        self.connection.execute(
+            update(Account).where(Account.org_id == org_id, Account.code == code).values(name=name)
+        )
+
     def accounts(self, org_id: str) -> dict[str, bool]:
         """The chart: ``{code: active}``."""
         rows = self.connection.execute(

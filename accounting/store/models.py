@@ -405,15 +405,19 @@ class JobDocument(Base):
 
 
 class ApiToken(Base):
-    """A bearer token of the HTTP API: it opens one organization. Only its SHA-256 is kept."""
+    """A bearer token of the HTTP API: it opens one organization, or (an admin token, with no
+    organization) the onboarding endpoints. Only its SHA-256 is kept."""
 
     __tablename__ = "api_tokens"
 
     token_sha256: Mapped[str] = mapped_column(Text, primary_key=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+    __table_args__ = (CheckConstraint("admin = (org_id IS NULL)", name="org_or_admin"),)
 
 
 class DeadIntake(Base):

@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from accounting.errors import UnknownOrganization
-from accounting.store.models import Organization
+from accounting.store.models import Account, Document, Organization
 from accounting.store.models import PostingMatrix as PostingMatrixRow
 from accounting_impact_client.values import storable
 
@@ -25,6 +25,19 @@ class OrganizationRow:
     #: When the current matrix version was published: with the version, the cache key (a
     #: database rebuilt from scratch numbers versions from 1 again; it cannot repeat this).
     matrix_published_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class OrganizationSummary:
+    """One line of ``accounting org list``."""
+
+    id: str
+    name: str
+    functional_currency: str
+    matrix_version: int | None
+    accounts: int
+    documents: int
+    created_at: dt.datetime
 
 
 class OrganizationRepository:
@@ -58,6 +71,31 @@ class OrganizationRepository:
         if organization is None:
             raise UnknownOrganization(f"unknown organization {org_id!r}")
         return organization
+
+    def exists(self, org_id: str) -> bool:
+        return (
+            self.connection.execute(
+                select(Organization.id).where(Organization.id == org_id)
+            ).first()
+            is not None
+        )
+
+    def summaries(self) -> list[OrganizationSummary]:
+        """Every organization, by id, with the size of its chart and how many documents."""
+        accounts = select(func.count()).where(Account.org_id == Organization.id).scalar_subquery()
+        documents = select(func.count()).where(Document.org_id == Organization.id).scalar_subquery()
+        rows = self.connection.execute(
+            select(
+                Organization.id,
+                Organization.name,
+                Organization.functional_currency,
+                Organization.matrix_version,
+                accounts,
+                documents,
+                Organization.created_at,
+            ).order_by(Organization.id)
+        ).all()
+        return [OrganizationSummary(*row) for row in rows]
 
     def add(self, org_id: str, name: str, functional_currency: str) -> None:
         self.connection.execute(

@@ -18,8 +18,10 @@ from tasks.cli import (
     documents,
     jobs,
     matrix,
+    organizations,
     queue,
     reports,
+    sandbox,
     tokens,
 )
 from tasks.cli.arguments import CheckedArguments
@@ -33,6 +35,8 @@ cli = typer.Typer(
     help="accounting-impact: business documents in, balanced general-ledger entries out.",
     no_args_is_help=True,
     add_completion=False,
+    # With no URLs configured, a command gets the data folder's embedded services.
+    callback=sandbox.embedded_default,
 )
 
 for command in (
@@ -49,6 +53,8 @@ for command in (
     books.rounding,
     audit.audit,
     contract.schema,
+    sandbox.up,
+    sandbox.down,
     chaos,
 ):
     cli.command()(command)
@@ -63,6 +69,7 @@ for group, name in (
     (books.rates, "rates"),
     (matrix.matrix, "matrix"),
     (matrix.account, "account"),
+    (organizations.org, "org"),
     (bench, "bench"),
 ):
     cli.add_typer(group, name=name)

@@ -10,6 +10,9 @@ from typer.core import TyperGroup
 
 from accounting_impact_client.values import storable
 
+#: Where the root group leaves the command line's arguments for its callback.
+RAW_ARGUMENTS = "accounting.arguments"
+
 
 class CheckedArguments(TyperGroup):
     """The root group of ``accounting``: refuses an unstorable argument, naming it."""
@@ -22,6 +25,8 @@ class CheckedArguments(TyperGroup):
                     "must not contain NUL characters or bytes that are not UTF-8",
                     param_hint=_name_of(self, ctx, raw, index),
                 )
+        # Click hands the group's callback no arguments: it reads them here (see sandbox).
+        ctx.meta[RAW_ARGUMENTS] = tuple(raw)
         return super().invoke(ctx)
 
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from accounting.domain.chart import AccountSpec, chart_from_csv, chart_from_json
+from accounting.domain.matrix import PostingMatrix, matrix_from_csv, matrix_from_json
 from accounting.errors import UnreadableFile
 
 #: Larger than any matrix, document or rate table an operator writes by hand.
@@ -35,3 +37,24 @@ def parse_json(text: str, where: str) -> Any:
         raise UnreadableFile(f"{where}: not JSON: {exc}") from None
     except RecursionError:
         raise UnreadableFile(f"{where}: not JSON: nested too deeply") from None
+
+
+def is_csv(file: Path) -> bool:
+    """Tables are CSV when their name says so (``.csv``), JSON otherwise."""
+    return file.suffix.lower() == ".csv"
+
+
+def read_chart(file: Path) -> list[AccountSpec]:
+    """A chart of accounts from a CSV (code,name,kind) or JSON file; InvalidChart names
+    each bad row and field."""
+    if is_csv(file):
+        return chart_from_csv(read_text(file))
+    return chart_from_json(read_json(file))
+
+
+def read_matrix(org_id: str, file: Path) -> PostingMatrix:
+    """A posting matrix from a CSV (document_type,component,group,debit,credit) or JSON file;
+    InvalidMatrix names each bad rule and field."""
+    if is_csv(file):
+        return matrix_from_csv(org_id, read_text(file))
+    return matrix_from_json(org_id, read_json(file))

@@ -11,15 +11,16 @@ from rich.table import Table
 
 from accounting import runtime
 from accounting.domain.ledger import EntryDraft
-from accounting.domain.matrix import PostingMatrix, matrix_from_json, matrix_to_json
+from accounting.domain.matrix import PostingMatrix, matrix_to_json
 from accounting.errors import IncompleteMatrix
-from accounting.services import matrices, posting
+from accounting.services import matrices, organizations, posting
 from tasks.cli.common import AsJson, Org, console
-from tasks.cli.files import read_json
+from tasks.cli.files import read_chart, read_json, read_matrix
 
 matrix = typer.Typer(help="Posting matrix versions: draft, publish, preview.", no_args_is_help=True)
 account = typer.Typer(
-    help="Accounts of the chart: activate, deactivate, mark as clearing.", no_args_is_help=True
+    help="Accounts of the chart: import, activate, deactivate, mark as clearing.",
+    no_args_is_help=True,
 )
 
 
@@ -58,12 +59,15 @@ def versions(org: Org) -> None:
 @matrix.command("draft")
 def draft_command(
     org: Org,
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Matrix JSON")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Matrix as JSON or .csv")
+    ],
 ) -> None:
-    """Store FILE as the draft ({"rules": [{"document_type", "component", "group", "debit",
-    "credit"}]}), replacing the draft there is."""
-    data = read_json(file)
-    version = matrices.save_matrix_draft(runtime.unit_of_work(), org, matrix_from_json(org, data))
+    """Store FILE as the draft, replacing the draft there is: JSON ({"rules":
+    [{"document_type", "component", "group", "debit", "credit"}]}) or a .csv file with those
+    columns (group may be empty or left out: "*", any group)."""
+    rules = read_matrix(org, file)
+    version = matrices.save_matrix_draft(runtime.unit_of_work(), org, rules)
     console.print(f"{org}: draft version {version} stored; `accounting matrix publish {org}`")
 
 
@@ -110,6 +114,24 @@ def preview(
         return
     for draft in drafts:
         _print_entry(draft)
+
+
+@account.command("import")
+def import_accounts(
+    org: Org,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Accounts as .csv or JSON")
+    ],
+) -> None:
+    """Add FILE's accounts to the chart (a .csv file with the columns code,name,kind, or JSON:
+    [{"code", "name", "kind"}]; kind: asset, liability, equity, revenue or expense) and rename
+    those whose name changed. A bad row, or a kind that would change, is named and nothing is
+    imported."""
+    result = organizations.import_chart(runtime.unit_of_work(), org, read_chart(file))
+    console.print(
+        f"{org}: {len(result.added)} accounts added, {len(result.renamed)} renamed, "
+        f"{len(result.unchanged)} unchanged"
+    )
 
 
 @account.command("activate")
