@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accounting.domain.limits import MAX_DESCRIPTION_LENGTH, MAX_LABEL_LENGTH
 from accounting.domain.tables import TableError, read_csv
-from accounting.domain.values import storable
 from accounting.errors import InvalidChart
+from accounting_impact_client.limits import MAX_DESCRIPTION_LENGTH, MAX_LABEL_LENGTH
+from accounting_impact_client.values import storable
 
 #: What an account is; the database checks the same list.
 KINDS = ("asset", "liability", "equity", "revenue", "expense")

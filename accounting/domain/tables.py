@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from accounting.domain.values import storable
+from accounting_impact_client.values import storable
 
 
 class TableError(ValueError):

@@ -10,11 +10,11 @@ from decimal import Decimal
 
 from accounting.domain import money
 from accounting.domain.chart import AccountSpec
-from accounting.domain.limits import MAX_DESCRIPTION_LENGTH, MAX_ID_LENGTH
-from accounting.domain.values import storable
 from accounting.errors import InvalidChart, InvalidOrganization
 from accounting.store.organizations import OrganizationRow, OrganizationSummary
 from accounting.store.uow import UnitOfWork
+from accounting_impact_client.limits import MAX_DESCRIPTION_LENGTH, MAX_ID_LENGTH
+from accounting_impact_client.values import storable
 
 #: What an organization id may be: it appears in URLs, file names and Redis keys.
 ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
