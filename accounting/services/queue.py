@@ -232,7 +232,7 @@ class QueueFigures:
 def queue_figures(uow: UnitOfWork) -> QueueFigures:
     with uow:
         uow.use_snapshot()
-        counts = uow.queue.status_counts()
+        counts = uow.queue.lane_counts()
         oldest = uow.queue.oldest_pending_age_seconds()
         in_flight = uow.leases.in_flight()
         dead_intake = uow.intake.count()

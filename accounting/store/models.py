@@ -40,6 +40,8 @@ MONEY = Numeric(28, 8)
 
 #: A document is pending exactly when this holds; the partial index below covers it.
 PENDING = "ready_version > posted_version AND ready_version > failed_version"
+#: A document whose latest version failed for good (``accounting dead retry`` revives it).
+DEAD = "failed_version = ready_version"
 
 
 class Base(DeclarativeBase):
@@ -230,6 +232,8 @@ class Document(Base):
             "lease_until",
             postgresql_where=text(f"{PENDING} AND lease_until IS NOT NULL"),
         ),
+        # Dead documents: counted by every scrape, without reading the whole table.
+        Index("ix_documents_dead", "org_id", postgresql_where=text(DEAD)),
     )
 
 

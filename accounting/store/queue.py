@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Text, any_, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounting.domain.lanes import Lane
-from accounting.store.models import PENDING, Document, Organization
+from accounting.store.models import DEAD, PENDING, Document, Organization
 from accounting.store.sql import ORG
 
 
@@ -107,6 +107,28 @@ class QueueRepository:
             {"org_id": org_id},
         ).one()
         return dict(row._mapping)
+
+    def lane_counts(self, org_id: str | None = None) -> dict[str, int]:
+        """Pending per lane, in flight and dead, each read from its small partial index: what
+        a scrape asks, at a cost that follows the backlog, not the documents ever stored."""
+        statement = self.lane_counts_statement(org_id)
+        row = self.connection.execute(text(statement), {"org_id": org_id}).one()
+        return dict(row._mapping)
+
+    @staticmethod
+    def lane_counts_statement(org_id: str | None) -> str:
+        org = "AND org_id = :org_id" if org_id is not None else ""
+        return f"""
+            SELECT
+              (SELECT count(*) FROM documents WHERE {PENDING} AND priority = 1 {org})
+                AS pending_high,
+              (SELECT count(*) FROM documents WHERE {PENDING} AND priority = 0 {org})
+                AS pending_normal,
+              (SELECT count(*) FROM documents
+                WHERE {PENDING} AND lease_until IS NOT NULL AND lease_until > now() {org})
+                AS in_flight,
+              (SELECT count(*) FROM documents WHERE {DEAD} {org}) AS dead
+            """
 
     def dead_documents(self, org_id: str | None, limit: int) -> list[DeadDocument]:
         query = select(
