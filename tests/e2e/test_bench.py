@@ -140,3 +140,11 @@ def test_bench_flood_reports_the_victims_latency_quiet_and_flooded(engine: Any) 
         " AND ready_version > failed_version",
     )
     assert pending == 0
+
+
+def test_bench_scrape_times_ours_and_the_full_count_at_each_step(engine: Any) -> None:
+    (figures,) = bench("scrape", "--documents", "30000", "--scrapes", "10")
+    assert [step["documents"] for step in figures["steps"]] == [10_000, 30_000]
+    for step in figures["steps"]:
+        assert 0 < step["ours_p50_ms"] <= step["ours_p99_ms"]
+        assert 0 < step["baseline_p50_ms"] <= step["baseline_p99_ms"]

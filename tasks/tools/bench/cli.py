@@ -16,6 +16,7 @@ from tasks.tools.bench import fairness as fairness_bench
 from tasks.tools.bench import flood as flood_bench
 from tasks.tools.bench import priority as priority_bench
 from tasks.tools.bench import recreate_all as recreate_all_bench
+from tasks.tools.bench import scrape as scrape_bench
 from tasks.tools.bench import sse as sse_bench
 from tasks.tools.bench import throughput as throughput_bench
 from tasks.tools.bench.harness import MODES, bench_environment, env_items
@@ -230,6 +231,36 @@ def throughput(
             )
         environment.console.print(table)
         environment.console.print(f"ours / naive: {figures['ratio']}x")
+
+
+@bench.command()
+def scrape(
+    documents: Annotated[
+        int, typer.Option(min=10_000, help="Documents stored (history) at the second step")
+    ] = 5_000_000,
+    scrapes: Annotated[int, typer.Option(min=10, help="Scrapes timed at each step")] = 200,
+    as_json: JsonFlag = False,
+) -> None:
+    """What a metrics scrape costs in Postgres at 10,000 documents and at DOCUMENTS: ours (the
+    partial indexes) vs the full-table count scrapes ran before, in one invocation."""
+    with bench_environment(as_json) as environment:
+        runs = scrape_bench.run(environment, sorted({10_000, documents}), scrapes)
+        figures = {"scrapes": scrapes, "steps": [vars(run) for run in runs]}
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title=f"scrape cost in Postgres, {scrapes} scrapes per step")
+        for column in ("documents", "ours p50 ms", "ours p99 ms", "baseline p50", "baseline p99"):
+            table.add_column(column)
+        for run in runs:
+            table.add_row(
+                f"{run.documents:,}",
+                str(run.ours_p50_ms),
+                str(run.ours_p99_ms),
+                str(run.baseline_p50_ms),
+                str(run.baseline_p99_ms),
+            )
+        environment.console.print(table)
 
 
 @bench.command()
