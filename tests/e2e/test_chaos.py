@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,19 @@ pytestmark = pytest.mark.timeout(900)
 IN_CI = bool(os.environ.get("CI"))
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Outside pytest's own folder: the run restarts Postgres as an unprivileged user, who
+    must reach its data folder, and pytest makes its folder private (0700) again whenever any
+    pytest session starts on the machine."""
+    folder = Path(tempfile.mkdtemp(prefix="accounting-chaos-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
-    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
     if not bouncer_installed() and IN_CI:
         pytest.fail("pgbouncer is not installed: CI must restart it during the chaos run")
@@ -42,7 +56,7 @@ def test_a_chaos_run_with_every_fault_loses_nothing_and_posts_nothing_twice(
         capture_output=True,
         text=True,
         timeout=880,
-        env={**os.environ, "ACCOUNTING_DATA_DIR": str(tmp_path)},
+        env={**os.environ, "ACCOUNTING_DATA_DIR": str(data_dir)},
     )
     assert completed.stdout.strip(), completed.stderr[-4000:]
     verdict = json.loads(completed.stdout.splitlines()[-1])
