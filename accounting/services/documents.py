@@ -52,7 +52,8 @@ def upsert_documents(
 ) -> UpsertResult:
     """Validate each document on its own; store the good ones in one transaction, bumping
     ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
-    a ``job_id`` the call is a job that waits for the new versions to be posted. A call of more
+    a ``job_id`` the call is a job that waits for the new versions to be posted; its
+    followers are told once, whatever how often the call is repeated under that id. A call of more
     than ``max_documents`` documents, or of more lines than a call may hold, is refused whole
     (see accounting.domain.limits)."""
     check_documents_call(raw_documents, max_documents=max_documents)
@@ -68,9 +69,12 @@ def upsert_documents(
         due = {i: v for i, (outcome, v) in outcomes.items() if outcome in NEW_WORK and v}
         if due:
             uow.record(WorkArrived())
-        if job_id is not None:
-            uow.jobs.create(job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due)
-            uow.record(JobAccepted(job_id, org_id, "sync", len(due)), JobQueued(job_id))
+        # A job id seen before (the message delivered again) was announced already.
+        if job_id is not None and uow.jobs.create(
+            job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due
+        ):
+            accepted = JobAccepted(job_id, org_id, "sync", len(due), tuple(rejected))
+            uow.record(accepted, JobQueued(job_id))
         uow.commit()
     lists = {
         UpsertOutcome.NEW: result.changed,
