@@ -18,7 +18,7 @@ from accounting.errors import (
     UnknownJob,
     UnknownOrganization,
 )
-from web import events, routes
+from web import events, intake_routes, routes
 from web.metrics import AuditCollector, QueueCollector
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(routes.router)
     app.include_router(events.router)
+    app.include_router(intake_routes.router)
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()
     registry.register(QueueCollector(runtime.unit_of_work, runtime.redis_client, get_settings()))

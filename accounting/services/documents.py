@@ -20,7 +20,7 @@ from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
 from accounting.domain.facts import PostingFacts, posting_facts
 from accounting.domain.lanes import Lane
 from accounting.domain.limits import check_documents_call, revision_problem
-from accounting.errors import InvalidSetting, UnknownDocument
+from accounting.errors import InvalidSetting, JobIdTaken, UnknownDocument
 from accounting.store.documents import DocumentState, NewDocument, UpsertOutcome
 from accounting.store.uow import UnitOfWork
 
@@ -53,7 +53,8 @@ def upsert_documents(
     """Validate each document on its own; store the good ones in one transaction, bumping
     ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
     a ``job_id`` the call is a job that waits for the new versions to be posted; its
-    followers are told once, whatever how often the call is repeated under that id. A call of more
+    followers are told once, however often the call is repeated under that id (the id of
+    another organization's job is refused: JobIdTaken). A call of more
     than ``max_documents`` documents, or of more lines than a call may hold, is refused whole
     (see accounting.domain.limits)."""
     check_documents_call(raw_documents, max_documents=max_documents)
@@ -61,6 +62,8 @@ def upsert_documents(
     result = UpsertResult(rejected=list(rejected))
     with uow:
         uow.organizations.get_or_raise(org_id)
+        if job_id is not None and uow.jobs.organization_of(job_id) not in (None, org_id):
+            raise JobIdTaken(f"job_id {job_id[:64]!r} is taken: choose another")
         facts = [posting_facts(d) for d in documents]
         outcomes = uow.documents.upsert_documents(
             org_id, [new_document(d, f) for d, f in zip(documents, facts, strict=True)]

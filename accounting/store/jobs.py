@@ -77,6 +77,12 @@ class JobRepository:
         )
         return True
 
+    def organization_of(self, job_id: str) -> str | None:
+        """The organization of the job recorded under ``job_id``, if one is."""
+        return self.connection.execute(
+            text("SELECT org_id FROM jobs WHERE id = :id"), {"id": job_id}
+        ).scalar_one_or_none()
+
     def touched(self, org_id: str, ranges: Mapping[str, tuple[int, int]]) -> list[tuple[str, str]]:
         """(job, document) pairs a posting or failure of these documents settles: the jobs
         waiting for a version in ``(before, now]`` of each document."""
