@@ -137,3 +137,14 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(
     streamed = api.post("/v1/orgs/acme/documents", headers=acme, content=chunks())
     assert streamed.status_code == 413
     assert count(engine, "SELECT count(*) FROM documents") == 0
+
+
+def test_the_openapi_schema_describes_the_intake_and_every_event(api: TestClient) -> None:
+    schema = api.get("/openapi.json").json()
+    intake = schema["paths"]["/v1/orgs/{org_id}/documents"]["post"]
+    body = intake["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"documents", "job_id"} and body["required"] == ["documents"]
+    assert {"202", "409", "413", "422"} <= set(intake["responses"])
+    described = schema["paths"]["/v1/jobs/{job_id}/events"]["get"]["description"]
+    for event in ("accepted", "rejected", "queued", "progress", "failed", "done", "refused"):
+        assert f"``{event}``" in described
