@@ -54,16 +54,14 @@ def upsert_documents(
     ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
     a ``job_id`` the call is a job that waits for the new versions to be posted; its
     followers are told once, however often the call is repeated under that id (the id of
-    another organization's job is refused: JobIdTaken). A call of more
-    than ``max_documents`` documents, or of more lines than a call may hold, is refused whole
-    (see accounting.domain.limits)."""
+    another organization's job is refused: JobIdTaken). A call of more than
+    ``max_documents`` documents, or of more lines than a call may hold, is refused whole (see
+    accounting.domain.limits)."""
     check_documents_call(raw_documents, max_documents=max_documents)
     documents, rejected = validate_documents(raw_documents)
     result = UpsertResult(rejected=list(rejected))
     with uow:
         uow.organizations.get_or_raise(org_id)
-        if job_id is not None and uow.jobs.organization_of(job_id) not in (None, org_id):
-            raise JobIdTaken(f"job_id {job_id[:64]!r} is taken: choose another")
         facts = [posting_facts(d) for d in documents]
         outcomes = uow.documents.upsert_documents(
             org_id, [new_document(d, f) for d, f in zip(documents, facts, strict=True)]
@@ -72,12 +70,8 @@ def upsert_documents(
         due = {i: v for i, (outcome, v) in outcomes.items() if outcome in NEW_WORK and v}
         if due:
             uow.record(WorkArrived())
-        # A job id seen before (the message delivered again) was announced already.
-        if job_id is not None and uow.jobs.create(
-            job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due
-        ):
-            accepted = JobAccepted(job_id, org_id, "sync", len(due), tuple(rejected))
-            uow.record(accepted, JobQueued(job_id))
+        if job_id is not None:
+            _record_sync_job(uow, org_id, job_id, due, rejected)
         uow.commit()
     lists = {
         UpsertOutcome.NEW: result.changed,
@@ -91,6 +85,19 @@ def upsert_documents(
 
 
 NEW_WORK = (UpsertOutcome.NEW, UpsertOutcome.CHANGED)
+
+
+def _record_sync_job(
+    uow: UnitOfWork, org_id: str, job_id: str, due: dict[str, int], rejected: Sequence[Rejection]
+) -> None:
+    """Record the sync as a job and announce it. A job id seen before (the message delivered
+    again) was announced already; one of another organization's jobs refuses the call whole
+    (checked after the insert, which waits for a concurrent one of the same id to commit)."""
+    if uow.jobs.create(job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due):
+        accepted = JobAccepted(job_id, org_id, "sync", len(due), tuple(rejected))
+        uow.record(accepted, JobQueued(job_id))
+    elif uow.jobs.organization_of(job_id) != org_id:
+        raise JobIdTaken(f"job_id {job_id[:64]!r} is taken: choose another")
 
 
 def new_document(document: Document, facts: PostingFacts) -> NewDocument:
