@@ -149,6 +149,10 @@ class UnknownJob(PermanentError):
     """No such job in this organization."""
 
 
+class JobIdTaken(PermanentError):
+    """The job id is another organization's job: choose another."""
+
+
 class JobNotCancellable(PermanentError):
     """The job cannot be cancelled."""
 

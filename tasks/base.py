@@ -10,7 +10,9 @@ nothing: a message is applied, retried, or kept whole (dead intake).
   ``ACCOUNTING_MAX_WORKER_LOSSES`` deliveries (a poison message): :meth:`AccountingTask.give_up`
   keeps it (the public tasks) or postpones its documents (a batch, see tasks.posting).
 - A permanent error (bad input, an unknown organization) fails at once: it is the sender's to
-  fix, and the result says why.
+  fix, and the result says why. A public task's job that was never recorded gets a terminal
+  ``refused`` event saying so (see accounting.services.jobs.refuse), so its followers do not
+  wait for it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from celery import Task
 
 from accounting import runtime
 from accounting.config import get_settings
-from accounting.errors import DatabaseConflict, PermanentError, TransientError
+from accounting.errors import PERMANENT_ERRORS, DatabaseConflict, PermanentError, TransientError
+from accounting.services import jobs
 from accounting.services.intake import keep_dead_message
 from tasks import telemetry
 
 log = logging.getLogger(__name__)
+
+#: The tasks whose id is a job id an application follows.
+JOB_TASKS = frozenset({"accounting.upsert_documents", "accounting.recreate"})
 
 
 class GivenUp(PermanentError):
@@ -58,6 +64,9 @@ class AccountingTask(Task):  # type: ignore[misc]
         except TransientError as exc:
             reason = self._retry_or_give_up(exc, args, kwargs)
             raise GivenUp(reason) from exc
+        except PERMANENT_ERRORS as exc:
+            self.refuse(exc, args, kwargs)
+            raise
         finally:
             deliveries.finished(task_id)
 
@@ -95,8 +104,27 @@ class AccountingTask(Task):  # type: ignore[misc]
             deliveries=self.request.retries + 1,
         )
 
+    def refuse(self, exc: Exception, args: Any, kwargs: Any) -> None:
+        """Not for a message given up on and kept as dead intake: retried later, it may still
+        become its job."""
+        org_id = args[0] if args else kwargs.get("org_id")
+        refuse_job(self.name, self.request.id, org_id, exc)
+
     def on_retry(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         telemetry.record_retry(self.name)
+
+
+def refuse_job(task_name: str, task_id: str, org_id: object, exc: Exception) -> None:
+    """A public task's request refused for good: its job's followers are told, best effort
+    (the task fails with ``exc`` either way)."""
+    if task_name not in JOB_TASKS:
+        return
+    try:
+        jobs.refuse(
+            runtime.unit_of_work(), runtime.progress_stream(), task_id, org_id=org_id, error=exc
+        )
+    except Exception as error:
+        log.warning("refusal of job %s not published: %s", task_id, error)
 
 
 def _backoff(retries: int, cap: float) -> float:

@@ -14,6 +14,7 @@ from accounting import runtime
 from accounting.config import get_settings
 from accounting.errors import PermanentError
 from accounting.services.intake import keep_dead_message
+from tasks.base import refuse_job
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ def _refuse(app: Any, message: Any, size: int, limit: int) -> None:
         )
     except Exception as exc:  # refused either way: never decoded, never run
         log.error("refusal of %s not recorded: %s", task_id, exc)
-    try:  # the sender waiting on the result learns why at once
+    # The job's followers are told, then the sender waiting on the result learns why at once.
+    refuse_job(task_name, task_id, None if found is None else found[1], MessageTooLarge(reason))
+    try:
         app.backend.mark_as_failure(task_id, MessageTooLarge(reason))
     except Exception as exc:
         log.error("refusal of %s not stored as its result: %s", task_id, exc)

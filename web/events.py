@@ -1,6 +1,7 @@
 """``GET /v1/jobs/{job_id}/events``: a job's progress as Server-Sent Events, from its Redis
 Stream. Each event's id is its stream id: a browser that reconnects sends ``Last-Event-ID``
-and gets every event it missed, once, in order. The stream ends after ``done``."""
+and gets every event it missed, once, in order. The stream ends after ``done``, or after the
+``refused`` of a request refused before it was recorded as a job."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from accounting import runtime
+from accounting.domain.jobs import TERMINAL_EVENTS
 from accounting.services import jobs
 from accounting.volatile.progress import Event, parse_event, stream_key
 from web.auth import TokenOrg, not_found
@@ -47,8 +49,14 @@ def _redis() -> aioredis.Redis:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(job_id: str, request: Request, token_org: TokenOrg) -> StreamingResponse:
-    """Server-Sent Events of the job: ``accepted``, ``queued``, ``progress``, ``failed``,
-    ``cancelled``, ``done``. Send ``Last-Event-ID`` (or ``?last_event_id=``) to resume."""
+    """Server-Sent Events of the job: ``accepted`` (with ``rejected``, the count of documents
+    not stored), ``rejected`` (one per document not stored: ``document_id``, ``field``,
+    ``message``; at most 100, then one with ``more``, the count of the rest), ``queued``,
+    ``progress``, ``failed``, ``cancelled``, ``done``. A request refused before it was
+    recorded as a job (an unknown organization, a payload the workers do not take, a call over
+    a limit) has one event, ``refused`` (``org_id``, ``error``, ``message``). The stream ends
+    after ``done`` or ``refused``. Send ``Last-Event-ID`` (or ``?last_event_id=``) to
+    resume."""
     org_id = await _job_org(job_id)
     if org_id != token_org:
         raise not_found()
@@ -61,13 +69,16 @@ async def events(job_id: str, request: Request, token_org: TokenOrg) -> Streamin
 
 
 async def _job_org(job_id: str) -> str | None:
-    """The job's organization. A job asked for a moment ago may not be recorded yet (a worker
-    records it when it takes the request): wait for it a little."""
+    """The job's organization (or the one its refusal names). A job asked for a moment ago
+    may not be recorded yet (a worker records it when it takes the request): wait for it a
+    little."""
     deadline = time.monotonic() + JOB_APPEARS_SECONDS
     while True:
-        progress = await run_in_threadpool(jobs.job_progress, runtime.unit_of_work(), job_id)
-        if progress is not None:
-            return progress.org_id
+        owner = await run_in_threadpool(
+            jobs.job_owner, runtime.unit_of_work(), runtime.progress_stream(), job_id
+        )
+        if owner is not None:
+            return owner
         if time.monotonic() > deadline:
             return None
         await asyncio.sleep(0.1)
@@ -89,7 +100,7 @@ async def _stream(job_id: str, after: str, request: Request) -> AsyncIterator[st
                     event = parse_event(entry_id, fields)
                     cursor = event.id
                     yield _frame(event)
-                    if event.type == "done":
+                    if event.type in TERMINAL_EVENTS:
                         return
     finally:
         await client.aclose()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from accounting_impact_client.documents import Rejection
+
 
 @dataclass(frozen=True)
 class WorkArrived:
@@ -17,12 +19,14 @@ class WorkArrived:
 
 @dataclass(frozen=True)
 class JobAccepted:
-    """A request was recorded as a job waiting for ``total`` document versions."""
+    """A request was recorded as a job waiting for ``total`` document versions; ``rejected``
+    are the documents of the request that were not stored (each with its field and why)."""
 
     job_id: str
     org_id: str
     kind: str
     total: int
+    rejected: tuple[Rejection, ...] = ()
 
 
 @dataclass(frozen=True)

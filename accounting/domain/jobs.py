@@ -3,8 +3,15 @@ events that say so."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from accounting_impact_client.documents import Rejection
+
+#: ``rejected`` events of one job: a call of 5,000 bad documents tells its followers the first
+#: ones and how many more (its task result lists them all).
+MAX_REJECTED_EVENTS = 100
 
 
 @dataclass(frozen=True)
@@ -43,3 +50,40 @@ def progress_events(progress: JobProgress) -> list[tuple[str, dict[str, Any]]]:
     if progress.done:
         events.append(("done", counts))
     return events
+
+
+def accepted_events(
+    job_id: str, org_id: str, kind: str, total: int, rejected: Sequence[Rejection]
+) -> list[tuple[str, dict[str, Any]]]:
+    """``accepted`` with its counts, a ``rejected`` event per document that was not stored (at
+    most MAX_REJECTED_EVENTS, then one that counts the rest), and ``done`` at once when the
+    job waits for nothing."""
+    accepted = {
+        "job_id": job_id,
+        "org_id": org_id,
+        "kind": kind,
+        "total": total,
+        "rejected": len(rejected),
+    }
+    events: list[tuple[str, dict[str, Any]]] = [("accepted", accepted)]
+    events += [("rejected", r.as_dict()) for r in rejected[:MAX_REJECTED_EVENTS]]
+    rest = len(rejected) - MAX_REJECTED_EVENTS
+    if rest > 0:
+        message = f"{rest:,} more documents rejected: the task's result lists them all"
+        events.append(
+            ("rejected", {"document_id": None, "field": None, "message": message, "more": rest})
+        )
+    if total == 0:
+        events.append(("done", {"posted": 0, "failed": 0, "total": 0}))
+    return events
+
+
+def refused_event(org_id: str | None, error_type: str, message: str) -> tuple[str, dict[str, Any]]:
+    """The one event of a request refused before it was recorded as a job (an unknown
+    organization, a payload this worker does not take, a call over a limit): it ends the
+    job's stream, as ``done`` does."""
+    return "refused", {"org_id": org_id, "error": error_type, "message": message}
+
+
+#: Events after which nothing more comes for the job.
+TERMINAL_EVENTS = frozenset({"done", "refused"})

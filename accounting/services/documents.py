@@ -11,7 +11,7 @@ from typing import Any
 from accounting.domain.events import JobAccepted, JobQueued, WorkArrived
 from accounting.domain.facts import PostingFacts, posting_facts
 from accounting.domain.lanes import Lane
-from accounting.errors import InvalidSetting, UnknownDocument
+from accounting.errors import InvalidSetting, JobIdTaken, UnknownDocument
 from accounting.store.documents import DocumentState, NewDocument, UpsertOutcome
 from accounting.store.uow import UnitOfWork
 from accounting_impact_client.documents import (
@@ -52,9 +52,11 @@ def upsert_documents(
 ) -> UpsertResult:
     """Validate each document on its own; store the good ones in one transaction, bumping
     ``ready_version`` only where the content changed. Bad ones are reported, not stored. With
-    a ``job_id`` the call is a job that waits for the new versions to be posted. A call of more
-    than ``max_documents`` documents, or of more lines than a call may hold, is refused whole
-    (see accounting_impact_client.limits)."""
+    a ``job_id`` the call is a job that waits for the new versions to be posted; its
+    followers are told once, however often the call is repeated under that id (the id of
+    another organization's job is refused: JobIdTaken). A call of more than
+    ``max_documents`` documents, or of more lines than a call may hold, is refused whole (see
+    accounting_impact_client.limits)."""
     check_documents_call(raw_documents, max_documents=max_documents)
     documents, rejected = validate_documents(raw_documents)
     result = UpsertResult(rejected=list(rejected))
@@ -69,8 +71,7 @@ def upsert_documents(
         if due:
             uow.record(WorkArrived())
         if job_id is not None:
-            uow.jobs.create(job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due)
-            uow.record(JobAccepted(job_id, org_id, "sync", len(due)), JobQueued(job_id))
+            _record_sync_job(uow, org_id, job_id, due, rejected)
         uow.commit()
     lists = {
         UpsertOutcome.NEW: result.changed,
@@ -84,6 +85,19 @@ def upsert_documents(
 
 
 NEW_WORK = (UpsertOutcome.NEW, UpsertOutcome.CHANGED)
+
+
+def _record_sync_job(
+    uow: UnitOfWork, org_id: str, job_id: str, due: dict[str, int], rejected: Sequence[Rejection]
+) -> None:
+    """Record the sync as a job and announce it. A job id seen before (the message delivered
+    again) was announced already; one of another organization's jobs refuses the call whole
+    (checked after the insert, which waits for a concurrent one of the same id to commit)."""
+    if uow.jobs.create(job_id, org_id, kind="sync", lane=Lane.NORMAL, versions=due):
+        accepted = JobAccepted(job_id, org_id, "sync", len(due), tuple(rejected))
+        uow.record(accepted, JobQueued(job_id))
+    elif uow.jobs.organization_of(job_id) != org_id:
+        raise JobIdTaken(f"job_id {job_id[:64]!r} is taken: choose another")
 
 
 def new_document(document: Document, facts: PostingFacts) -> NewDocument:

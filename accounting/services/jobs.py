@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from accounting.domain.events import JobAccepted, JobCancelled
-from accounting.domain.jobs import JobProgress, estimated_seconds
+from accounting.domain.jobs import JobProgress, accepted_events, estimated_seconds, refused_event
 from accounting.domain.lanes import Lane
 from accounting.errors import JobNotCancellable, UnknownJob
 from accounting.store.leases import Buried
 from accounting.store.uow import UnitOfWork
 from accounting.volatile.progress import ProgressStream
+from accounting_impact_client.limits import MAX_ID_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,34 @@ def cancel_job(uow: UnitOfWork, org_id: str, job_id: str) -> tuple[int, JobProgr
     return taken_back, progress
 
 
+def refuse(
+    uow: UnitOfWork, stream: ProgressStream, job_id: str, *, org_id: object, error: Exception
+) -> bool:
+    """Tell the followers of a request that failed for good before it was recorded as a job
+    (an unknown organization, a payload this worker does not take, a call over a limit) why,
+    in one terminal ``refused`` event; without it they would wait for a job that never comes.
+    A job recorded under that id has events of its own (the failure came later, or the id is
+    another request's): nothing is published then. Returns whether it was."""
+    with uow:
+        if uow.jobs.progress([job_id]):
+            return False
+    if stream.refusal(job_id) is not None:  # the same message refused on a redelivery
+        return False
+    named = org_id if isinstance(org_id, str) and 0 < len(org_id) <= MAX_ID_LENGTH else None
+    stream.publish(job_id, [refused_event(named, type(error).__name__, str(error))])
+    return True
+
+
+def job_owner(uow: UnitOfWork, stream: ProgressStream, job_id: str) -> str | None:
+    """The organization whose followers may see the job: the recorded job's, else the one a
+    ``refused`` event of a request never recorded names (None: no such job, yet)."""
+    progress = job_progress(uow, job_id)
+    if progress is not None:
+        return progress.org_id
+    refusal = stream.refusal(job_id)
+    return None if refusal is None else refusal.data.get("org_id")
+
+
 def settled_jobs(uow: UnitOfWork, buried: Sequence[Buried]) -> dict[str, dict[str, str]]:
     """The jobs waiting for versions just given up on, each with those documents and why
     (inside the transaction that gave up on them)."""
@@ -78,10 +106,11 @@ def settled_jobs(uow: UnitOfWork, buried: Sequence[Buried]) -> dict[str, dict[st
 
 
 class JobAnnouncer:
-    """Publishes each job's events after the commits that move it: ``accepted`` (and ``done``
-    at once when nothing is due), ``queued`` with its place and an estimate, ``failed``,
-    ``progress`` and ``done``, ``cancelled``. Progress is a view of Postgres: a failure to
-    read or publish it never fails the work, and the next commit publishes it again."""
+    """Publishes each job's events after the commits that move it: ``accepted`` (then each
+    document rejected, and ``done`` at once when nothing is due), ``queued`` with its place
+    and an estimate, ``failed``, ``progress`` and ``done``, ``cancelled``. Progress is a view
+    of Postgres: a failure to read or publish it never fails the work, and the next commit
+    publishes it again."""
 
     def __init__(
         self,
@@ -94,14 +123,9 @@ class JobAnnouncer:
         self._rate = rate
 
     def accepted(self, event: JobAccepted) -> None:
-        counts: dict[str, Any] = {"posted": 0, "failed": 0, "total": event.total}
-        accepted = {
-            "job_id": event.job_id,
-            "org_id": event.org_id,
-            "kind": event.kind,
-            "total": event.total,
-        }
-        events = [("accepted", accepted), *([("done", counts)] if event.total == 0 else [])]
+        events = accepted_events(
+            event.job_id, event.org_id, event.kind, event.total, event.rejected
+        )
         self._stream().publish(event.job_id, events)
 
     def queued(self, job_id: str) -> None:

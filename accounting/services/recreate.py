@@ -49,20 +49,35 @@ def request_recreate(
         result.versions = uow.versions.request_recreate(
             org_id, ids, lane=lane, lease_seconds=hold_seconds
         )
-        if job_id is not None:
-            uow.jobs.create(
-                job_id,
-                org_id,
-                kind="recreate",
-                lane=lane,
-                versions=result.versions,
-                requested_by=requested_by,
-            )
-            uow.record(JobAccepted(job_id, org_id, "recreate", len(result.versions)))
+        queued = job_id is not None and _record_job(uow, org_id, job_id, lane, result, requested_by)
         if hold_seconds is None and result.versions:
-            uow.record(WorkArrived(), *([JobQueued(job_id)] if job_id is not None else []))
+            uow.record(WorkArrived(), *([JobQueued(job_id)] if job_id and queued else []))
         uow.commit()
     return result
+
+
+def _record_job(
+    uow: UnitOfWork,
+    org_id: str,
+    job_id: str,
+    lane: Lane,
+    result: RecreateResult,
+    requested_by: str | None,
+) -> bool:
+    """Record the recreate as a job and announce it; False for a job id seen before (the
+    message delivered again), announced already."""
+    if not uow.jobs.create(
+        job_id,
+        org_id,
+        kind="recreate",
+        lane=lane,
+        versions=result.versions,
+        requested_by=requested_by,
+    ):
+        return False
+    rejected = tuple(result.rejected)
+    uow.record(JobAccepted(job_id, org_id, "recreate", len(result.versions), rejected))
+    return True
 
 
 def start_recreate_all(uow: UnitOfWork, org_id: str) -> dt.datetime:

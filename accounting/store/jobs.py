@@ -35,9 +35,9 @@ class JobRepository:
         lane: str,
         versions: Mapping[str, int],
         requested_by: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Record the job and the version of each document it waits for. A job id seen
-        before (the same message delivered twice) keeps what it first recorded."""
+        before (the same message delivered twice) keeps what it first recorded: False."""
         inserted = self.connection.execute(
             text(
                 """
@@ -56,8 +56,10 @@ class JobRepository:
                 "requested_by": requested_by,
             },
         ).one_or_none()
-        if inserted is None or not versions:
-            return
+        if inserted is None:
+            return False
+        if not versions:
+            return True
         self.connection.execute(
             text(
                 """
@@ -73,6 +75,13 @@ class JobRepository:
                 "versions": list(versions.values()),
             },
         )
+        return True
+
+    def organization_of(self, job_id: str) -> str | None:
+        """The organization of the job recorded under ``job_id``, if one is."""
+        return self.connection.execute(
+            text("SELECT org_id FROM jobs WHERE id = :id"), {"id": job_id}
+        ).scalar_one_or_none()
 
     def touched(self, org_id: str, ranges: Mapping[str, tuple[int, int]]) -> list[tuple[str, str]]:
         """(job, document) pairs a posting or failure of these documents settles: the jobs

@@ -1,7 +1,8 @@
-"""A job's progress events, in order, in a Redis Stream of its own: ``accepted``, ``queued``
-(with its place and an estimate), ``progress`` (posted k of n), ``failed`` (a document and
-why), ``done``. A stream entry's id is the event's id, so a reader that reconnects asks for
-what came after the last id it saw and misses nothing."""
+"""A job's progress events, in order, in a Redis Stream of its own: ``accepted``, ``rejected``
+(a document not stored and why), ``queued`` (with its place and an estimate), ``progress``
+(posted k of n), ``failed`` (a document and why), ``done``; or ``refused`` alone, for a
+request refused before it was recorded as a job. A stream entry's id is the event's id, so a
+reader that reconnects asks for what came after the last id it saw and misses nothing."""
 
 from __future__ import annotations
 
@@ -97,6 +98,12 @@ class ProgressStream:
         return [
             parse_event(entry_id, fields) for entry_id, fields in entries if entry_id and fields
         ]
+
+    def refusal(self, job_id: str) -> Event | None:
+        """The ``refused`` event that opens the stream of a request refused before it was
+        recorded as a job, if it is one."""
+        first = self.read(job_id, count=1)
+        return first[0] if first and first[0].type == "refused" else None
 
     def follow(self, cursors: dict[str, str], block_ms: int) -> list[tuple[str, Event]]:
         """The events after each job's cursor (its last event id), waiting up to ``block_ms``

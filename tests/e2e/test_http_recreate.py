@@ -40,7 +40,7 @@ def test_a_recreate_over_http_is_posted_and_followed_to_done(
     ]
     assert events[0] == (
         "accepted",
-        {"job_id": job_id, "org_id": org, "kind": "recreate", "total": 2},
+        {"job_id": job_id, "org_id": org, "kind": "recreate", "total": 2, "rejected": 0},
     )
     assert events[-1] == ("done", {"posted": 2, "failed": 0, "total": 2})
     assert document_versions(uow(), org, ids) == dict.fromkeys(ids, (2, 2))

@@ -126,6 +126,8 @@ def test_a_flask_shop_syncs_recreates_and_follows_its_jobs_while_its_own_task_ru
     assert [r["document_id"] for r in seen["sync"]["rejected"]] == ["inv-2"]
     sync_events = [event["type"] for event in seen["sync_events"]]
     assert sync_events[0] == "accepted" and sync_events[-1] == "done", sync_events
+    rejected = [e["data"] for e in seen["sync_events"] if e["type"] == "rejected"]
+    assert [(r["document_id"], r["field"]) for r in rejected] == [("inv-2", "currency")]
     assert seen["recreate_events"][-1]["type"] == "done"
     assert seen["recreate_events"][-1]["data"]["posted"] == 1
     assert seen["signup"] == "welcome sent to ada@example.com"  # the shop's task, its queue

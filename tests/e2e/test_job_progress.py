@@ -41,7 +41,13 @@ def test_a_small_recreate_goes_from_accepted_to_done_on_the_fast_path(
     job.get(timeout=30)
     seen = events(job.id)
     assert [e.type for e in seen] == ["accepted", "progress", "done"]
-    assert seen[0].data == {"job_id": job.id, "org_id": org, "kind": "recreate", "total": 3}
+    assert seen[0].data == {
+        "job_id": job.id,
+        "org_id": org,
+        "kind": "recreate",
+        "total": 3,
+        "rejected": 0,
+    }
     assert seen[-1].data == {"posted": 3, "failed": 0, "total": 3}
 
 

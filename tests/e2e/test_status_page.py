@@ -77,3 +77,24 @@ def test_the_page_shows_the_backlog_and_follows_a_job_across_a_server_restart(
     published = [event.id for event in ProgressStream(runtime.redis_client(), 60).read("j1")]
     assert received == published  # every event once, in order, none lost in the restart
     assert [e.type for e in ProgressStream(runtime.redis_client(), 60).read("j1")][-1] == "done"
+
+
+def test_the_page_lists_a_syncs_rejections_and_says_why_a_job_was_refused(
+    server: Server, browser: Any, engine: Any, uow: Any, org: str
+) -> None:
+    from accounting.store.uow import UnitOfWork
+    from tasks.documents import upsert_documents as task
+
+    announcing = UnitOfWork(engine, runtime.effects())
+    bad = {**invoice("inv-2"), "currency": "EURO"}
+    upsert_documents(announcing, org, [invoice("inv-1"), bad], max_documents=9, job_id="j2")
+    task.apply(args=[org, [invoice("inv-3")]], kwargs={"schema": 99}, task_id="j3")
+    token = tokens.create_token(uow(), org)
+    page = browser.new_page()
+    page.goto(f"{server.url}/?token={token}&org={org}&job=j2")
+    page.wait_for_function("document.querySelectorAll('#failures li').length == 1")
+    assert page.inner_text("#failures li").startswith("inv-2: rejected, currency:")
+    page.goto(f"{server.url}/?token={token}&org={org}&job=j3")
+    page.wait_for_function("document.getElementById('counts').textContent.startsWith('refused')")
+    assert "schema" in page.inner_text("#counts")
+    assert page.inner_text("#place") == "UnsupportedPayload"
