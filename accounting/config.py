@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     window_batches: int = Field(
         default=6, ge=1, description="Batches' worth of cost kept in flight (bounds Redis memory)"
     )
+    window_follows_capacity: bool = Field(
+        default=True,
+        description="Size the normal lane's window on the consumer slots workers announce "
+        "(window_batches_per_slot each), window_batches being its floor; false: a fixed window",
+    )
+    window_batches_per_slot: float = Field(
+        default=2.0,
+        gt=0,
+        description="Normal-lane batches in flight per announced worker slot: one running, one "
+        "waiting in Redis so a slot never idles between batches",
+    )
+    max_window_batches: int = Field(
+        default=512,
+        ge=1,
+        description="The most normal-lane batches in flight, whatever the slots (bounds Redis)",
+    )
     high_batch_cost: int = Field(
         default=200,
         ge=1,

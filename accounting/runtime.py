@@ -21,6 +21,7 @@ from accounting.services.jobs import JobAnnouncer
 from accounting.services.schema import SchemaState
 from accounting.store.engine import engine_for_process
 from accounting.store.uow import UnitOfWork
+from accounting.volatile.capacity import WorkerSlots
 from accounting.volatile.counters import recent_throughput
 from accounting.volatile.deliveries import Deliveries
 from accounting.volatile.matrix_cache import MatrixCache
@@ -131,7 +132,12 @@ def dispatcher(publish: Publish, holder: str | None = None) -> Dispatcher:
         holder=holder,
         outstanding=outstanding(settings),
         broker_backlog=lambda lane: broker_backlog(lane, settings),
+        slots=worker_slots(settings).live,
     )
+
+
+def worker_slots(settings: Settings | None = None) -> WorkerSlots:
+    return WorkerSlots(redis_client(settings))
 
 
 def broker_backlog(lane: Lane, settings: Settings | None = None) -> int:

@@ -1,5 +1,6 @@
-"""Worker wiring: every normal-lane worker runs a dispatcher thread (one leads at a time); each
-pool process connects before its first task; logs are configured and errors reported."""
+"""Worker wiring: every normal-lane worker runs a dispatcher thread (one leads at a time); every
+worker announces its consumer slots; each pool process connects before its first task; logs
+are configured and errors reported."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from celery.signals import (
 from accounting import runtime
 from accounting.config import get_settings
 from accounting.domain.lanes import Lane
+from accounting.volatile.capacity import TTL_SECONDS
 from tasks import client, logs
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,55 @@ class DispatcherStep(bootsteps.StartStopStep):  # type: ignore[misc]
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+class SlotsHeartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Announce this worker's consumer slots (its concurrency) for each lane it consumes, again
+    every third of the announcement's life, so the dispatcher's window follows the workers
+    that run (accounting.volatile.capacity); withdrawn at a warm shutdown."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.components:Pool"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lanes: list[Lane] = []
+
+    def start(self, worker: Any) -> None:
+        consumed = worker.app.amqp.queues.consume_from or {}
+        self._lanes = [lane for lane in Lane if lane.queue in consumed]
+        if not self._lanes:
+            return
+        self._thread = threading.Thread(
+            target=self._beat,
+            args=(worker.hostname, int(worker.concurrency)),
+            name="slots-heartbeat",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _beat(self, hostname: str, slots: int) -> None:
+        announcements = runtime.worker_slots()
+        while True:
+            for lane in self._lanes:
+                try:
+                    announcements.announce(lane, hostname, slots)
+                except Exception as exc:  # Redis down: the window keeps its floor meanwhile
+                    log.warning("worker slots not announced: %s", exc)
+            if self._stop.wait(TTL_SECONDS / 3):
+                return
+
+    def stop(self, worker: Any) -> None:
+        self._stop.set()
+        if self._thread is None:
+            return
+        self._thread.join(timeout=5)
+        for lane in self._lanes:
+            try:
+                runtime.worker_slots().withdraw(lane, worker.hostname)
+            except Exception as exc:  # it expires on its own
+                log.warning("worker slots not withdrawn: %s", exc)
 
 
 class DatabaseGate(bootsteps.StartStopStep):  # type: ignore[misc]
@@ -110,8 +161,9 @@ def database_problem() -> str | None:
 
 
 def install(app: Celery) -> None:
-    """Add the dispatcher and the database gate to ``app``'s workers."""
+    """Add the dispatcher, the slots heartbeat and the database gate to ``app``'s workers."""
     app.steps["worker"].add(DispatcherStep)
+    app.steps["worker"].add(SlotsHeartbeat)
     app.steps["consumer"].add(DatabaseGate)
 
 

@@ -22,6 +22,7 @@ from accounting.domain.lanes import Lane
 from accounting.services.audit import check_meanings, latest_run
 from accounting.services.dispatcher import window_cost
 from accounting.services.queue import QueueFigures, queue_figures, suggested_workers
+from accounting.volatile.capacity import WorkerSlots
 from accounting.volatile.counters import BUCKETS, THROUGHPUT_MINUTES, Counters, read_counters
 
 if TYPE_CHECKING:
@@ -47,8 +48,26 @@ class QueueCollector(Collector):
         self._settings = settings
 
     def collect(self) -> Iterator[Metric]:
+        slots = self._slots()
         yield from self._from_redis()
-        yield from self._from_postgres()
+        if slots is not None:
+            family = GaugeMetricFamily(
+                "accounting_lane_worker_slots",
+                "Consumer slots (worker processes) the workers announce per lane",
+                labels=["lane"],
+            )
+            for lane in Lane:
+                family.add_metric([lane], slots[lane])
+            yield family
+        yield from self._from_postgres(slots or {})
+
+    def _slots(self) -> dict[Lane, int] | None:
+        try:
+            announcements = WorkerSlots(self._client())
+            return {lane: announcements.live(lane) for lane in Lane}
+        except redis.RedisError as exc:
+            log.warning("worker slots unavailable: %s", exc)
+            return None
 
     def _from_redis(self) -> Iterator[Metric]:
         try:
@@ -89,7 +108,7 @@ class QueueCollector(Collector):
             throughput.add_metric([lane], counters.throughput[lane])
         yield throughput
 
-    def _from_postgres(self) -> Iterator[Metric]:
+    def _from_postgres(self, slots: dict[Lane, int]) -> Iterator[Metric]:
         try:
             figures = queue_figures(self._units())
         except Exception as exc:  # a scrape must not fail because Postgres is down
@@ -114,7 +133,9 @@ class QueueCollector(Collector):
         )
         for lane in Lane:
             window.add_metric([lane, "in_flight"], figures.in_flight_cost[lane])
-            window.add_metric([lane, "limit"], window_cost(self._settings, lane))
+            window.add_metric(
+                [lane, "limit"], window_cost(self._settings, lane, slots.get(lane, 0))
+            )
         yield window
 
     def _lanes(self, figures: QueueFigures) -> Iterator[Metric]:

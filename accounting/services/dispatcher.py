@@ -17,6 +17,7 @@ down or behind never makes the dispatcher publish the same documents again.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 #: Messages waiting in a lane's broker queue (the dispatcher's own and any other).
 Backlog = Callable[[Lane], int]
 InFlight = dict[tuple[str, Lane], tuple[int, int]]
+#: The consumer slots workers announce for a lane (accounting.volatile.capacity).
+Slots = Callable[[Lane], int]
 
 
 class Dispatcher:
@@ -54,8 +57,11 @@ class Dispatcher:
         holder: str | None = None,
         outstanding: OutstandingBatches | None = None,
         broker_backlog: Backlog | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self._units = units
+        self._slots = slots
+        self._slots_now: dict[Lane, int] = {}
         self._publish = publish
         self._wakeup = wakeup
         self._settings = settings
@@ -77,7 +83,18 @@ class Dispatcher:
         return float(self._settings.lease_seconds)
 
     def window_cost(self, lane: Lane) -> int:
-        return window_cost(self._settings, lane)
+        return window_cost(self._settings, lane, self._slots_now.get(lane, 0))
+
+    def _read_slots(self) -> dict[Lane, int]:
+        """The consumer slots announced per lane; none when they cannot be read (the window
+        falls back to its floor: slower, never unbounded)."""
+        if self._slots is None:
+            return {}
+        try:
+            return {lane: self._slots(lane) for lane in Lane}
+        except Exception as exc:
+            log.warning("worker slots unavailable, the window keeps its floor: %s", exc)
+            return {}
 
     def batch_cost(self, lane: Lane) -> int:
         settings = self._settings
@@ -89,6 +106,7 @@ class Dispatcher:
         with self._units() as uow:
             if not uow.leases.acquire_leadership(LEADER_LEASE, self.holder, self._leader_ttl):
                 return 0
+            self._slots_now = self._read_slots()
             self._bury_exhausted(uow)
             self._keep_waiting_batches_leased(uow)
             in_flight = uow.leases.in_flight()
@@ -174,11 +192,7 @@ class Dispatcher:
         return claims
 
     def _max_documents(self, lane: Lane, budget: Budget) -> int:
-        batches_in_window = (
-            self._settings.high_window_batches
-            if lane is Lane.HIGH
-            else self._settings.window_batches
-        )
+        batches_in_window = window_batches(self._settings, lane, self._slots_now.get(lane, 0))
         limit = batches_in_window * self._settings.batch_size
         return limit if budget.documents is None else min(limit, budget.documents)
 
@@ -230,11 +244,24 @@ class Dispatcher:
             self._wakeup.notify()  # a standby waiting for work or its poll retries now
 
 
-def window_cost(settings: Settings, lane: Lane) -> int:
-    """The estimated cost a lane may have in flight."""
+def window_batches(settings: Settings, lane: Lane, slots: int = 0) -> int:
+    """Batches a lane may have in flight. The high lane: a fixed few, so a user's recreate
+    never waits behind more. The normal lane follows capacity: ``window_batches_per_slot``
+    for each consumer slot the workers announce (``slots``), never fewer than
+    ``window_batches`` (nobody announced yet) nor more than ``max_window_batches`` (Redis
+    holds the window)."""
     if lane is Lane.HIGH:
-        return settings.high_window_batches * settings.high_batch_cost
-    return settings.window_batches * settings.batch_cost
+        return settings.high_window_batches
+    if not settings.window_follows_capacity:
+        return settings.window_batches
+    wanted = math.ceil(slots * settings.window_batches_per_slot)
+    return min(settings.max_window_batches, max(settings.window_batches, wanted))
+
+
+def window_cost(settings: Settings, lane: Lane, slots: int = 0) -> int:
+    """The estimated cost a lane may have in flight."""
+    batch = settings.high_batch_cost if lane is Lane.HIGH else settings.batch_cost
+    return window_batches(settings, lane, slots) * batch
 
 
 def _documents_by_org(in_flight: InFlight) -> dict[str, int]:

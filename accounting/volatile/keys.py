@@ -20,6 +20,8 @@ OUTSTANDING = f"{PREFIX}outstanding:"
 BATCH = f"{PREFIX}batch:"
 #: How each message fared on its deliveries (started, finished, first failure), by task id.
 DELIVERIES = f"{PREFIX}deliveries:"
+#: Consumer slots each worker announced, per lane (a hash: worker -> slots and expiry).
+WORKER_SLOTS = f"{PREFIX}worker-slots:"
 #: Metrics counters, latency histograms and per-minute posting counts.
 METRICS = f"{PREFIX}metrics:"
 METRICS_COUNTERS = f"{METRICS}counters"

@@ -128,5 +128,4 @@ def test_through_the_hosts_celery_app_its_current_app_stays_its_own(
     result = client.sync_documents(org, [invoice("inv-h")])
     assert result.changed == ("inv-h",)
     assert celery.current_app.main == "shop"
-    assert "shop.send_welcome_email" in host.tasks
-    assert not any(name.startswith("accounting.") for name in host.tasks)
+    assert "shop.send_welcome_email" in host.tasks  # its own tasks (test_integrate runs one)

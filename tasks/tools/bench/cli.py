@@ -8,16 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accounting import runtime
 from tasks.tools.bench import backlog as backlog_bench
 from tasks.tools.bench import cache as cache_bench
-from tasks.tools.bench import connections as connections_bench
 from tasks.tools.bench import fairness as fairness_bench
 from tasks.tools.bench import flood as flood_bench
 from tasks.tools.bench import priority as priority_bench
 from tasks.tools.bench import recreate_all as recreate_all_bench
-from tasks.tools.bench import scrape as scrape_bench
-from tasks.tools.bench import sse as sse_bench
+from tasks.tools.bench import scale_cli
 from tasks.tools.bench import throughput as throughput_bench
 from tasks.tools.bench.harness import MODES, bench_environment, env_items
 from tasks.tools.bench.throughput import ORGS
@@ -233,77 +230,6 @@ def throughput(
         environment.console.print(f"ours / naive: {figures['ratio']}x")
 
 
-@bench.command()
-def scrape(
-    documents: Annotated[
-        int, typer.Option(min=10_000, help="Documents stored (history) at the second step")
-    ] = 5_000_000,
-    scrapes: Annotated[int, typer.Option(min=10, help="Scrapes timed at each step")] = 200,
-    as_json: JsonFlag = False,
-) -> None:
-    """What a metrics scrape costs in Postgres at 10,000 documents and at DOCUMENTS: ours (the
-    partial indexes) vs the full-table count scrapes ran before, in one invocation."""
-    with bench_environment(as_json) as environment:
-        runs = scrape_bench.run(environment, sorted({10_000, documents}), scrapes)
-        figures = {"scrapes": scrapes, "steps": [vars(run) for run in runs]}
-        if as_json:
-            print(json.dumps(figures))
-            return
-        table = Table(title=f"scrape cost in Postgres, {scrapes} scrapes per step")
-        for column in ("documents", "ours p50 ms", "ours p99 ms", "baseline p50", "baseline p99"):
-            table.add_column(column)
-        for run in runs:
-            table.add_row(
-                f"{run.documents:,}",
-                str(run.ours_p50_ms),
-                str(run.ours_p99_ms),
-                str(run.baseline_p50_ms),
-                str(run.baseline_p99_ms),
-            )
-        environment.console.print(table)
-
-
-@bench.command()
-def connections(
-    workers: Annotated[int, typer.Option(min=1, help="Concurrent workers")] = 64,
-    seconds: Annotated[float, typer.Option(min=0.5, help="How long they work")] = 10,
-    postgres_url: Annotated[
-        str | None,
-        typer.Option(help="Postgres itself, for the baseline run without PgBouncer"),
-    ] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Peak Postgres server connections while WORKERS workers store and post documents
-    through ACCOUNTING_DATABASE_URL (PgBouncer in production); with --postgres-url, the same
-    straight to Postgres as the baseline."""
-    with bench_environment(as_json) as environment:
-        url = runtime.database_url()
-        # The baseline first: afterwards PgBouncer keeps its own server connections open.
-        direct = (
-            connections_bench.run(environment, postgres_url, postgres_url, workers, seconds)
-            if postgres_url
-            else None
-        )
-        ours = connections_bench.run(environment, url, url, workers, seconds)
-        figures = {
-            "workers": workers,
-            "url": ours.url,
-            "transactions": ours.transactions,
-            "peak_server_connections": ours.peak_server_connections,
-            "baseline_url": direct.url if direct else None,
-            "baseline_peak_server_connections": direct.peak_server_connections if direct else None,
-        }
-        if as_json:
-            print(json.dumps(figures))
-            return
-        table = Table(title=f"{workers} concurrent workers: Postgres server connections at peak")
-        for column in ("through", "transactions", "peak server connections"):
-            table.add_column(column)
-        for run in filter(None, (ours, direct)):
-            table.add_row(run.url, f"{run.transactions:,}", str(run.peak_server_connections))
-        environment.console.print(table)
-
-
 @bench.command("recreate-all")
 def recreate_all(
     n: Annotated[int, typer.Option(min=1, help="Documents of the organization")] = 700_000,
@@ -336,39 +262,5 @@ def recreate_all(
         )
 
 
-@bench.command()
-def sse(
-    clients: Annotated[int, typer.Option(min=1, help="Clients following jobs at once")] = 1000,
-    jobs: Annotated[int, typer.Option(min=1, help="Jobs they follow")] = 50,
-    documents: Annotated[int, typer.Option(min=1, help="Documents per job")] = 20,
-    spacing: Annotated[float, typer.Option(min=0, help="Seconds between rounds")] = 0.2,
-    server_workers: Annotated[int, typer.Option(min=1, help="accounting serve processes")] = 2,
-    as_json: JsonFlag = False,
-) -> None:
-    """Delay from a posting's commit to the clients knowing it: Server-Sent Events against
-    polling GET /v1/jobs/{id} every 3 s, CLIENTS clients spread over JOBS jobs."""
-    with bench_environment(as_json) as environment:
-        runs = {
-            mode: sse_bench.run(
-                environment, mode, clients, jobs, documents, spacing, server_workers
-            )
-            for mode in ("push", "poll")
-        }
-        push, poll = runs["push"].figures(), runs["poll"].figures()
-        if as_json:
-            print(json.dumps({**push, "baseline_poll": poll}))
-            return
-        table = Table(title=f"progress delivery, {clients:,} clients over {jobs} jobs")
-        for column in ("mode", "p50 ms", "p99 ms", "max ms", "lost events", "deliveries"):
-            table.add_column(column)
-        for mode, figures in (("push (SSE)", push), ("poll every 3 s", poll)):
-            table.add_row(
-                mode,
-                str(figures["p50_ms"]),
-                str(figures["p99_ms"]),
-                str(figures["max_ms"]),
-                str(figures["lost_events"]),
-                f"{figures['deliveries']:,}",
-            )
-        environment.console.print(table)
-        environment.say(f"{clients:,} streams open in {runs['push'].connect_seconds:.1f} s")
+for scenario in (scale_cli.scrape, scale_cli.connections, scale_cli.sse):
+    bench.command()(scenario)

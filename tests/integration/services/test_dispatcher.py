@@ -21,6 +21,7 @@ from accounting.services.effects import Effects
 from accounting.services.jobs import JobAnnouncer
 from accounting.store.uow import UnitOfWork
 from accounting.volatile import keys
+from accounting.volatile.capacity import WorkerSlots
 from accounting.volatile.outstanding import OutstandingBatches
 from accounting.volatile.progress import ProgressStream
 from accounting.volatile.wakeup import Wakeup
@@ -258,3 +259,47 @@ def test_a_job_whose_document_is_given_up_on_ends_with_failed_and_done(
         "reason": "gave up after 1 attempts: KeyError: 'components'",
     }
     assert events[-1].data == {"posted": 1, "failed": 1, "total": 2}
+
+
+def test_the_window_follows_the_consumer_slots_the_workers_announce(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 200)
+    slots = WorkerSlots(redis_client)
+    sent: list[Batch] = []
+    config = Settings(
+        batch_size=10,
+        batch_cost=10,
+        window_batches=3,
+        lease_seconds=60,
+        window_batches_per_slot=2,
+    )
+    node = Dispatcher(
+        lambda: UnitOfWork(engine), sent.append, Wakeup(redis_client), config, slots=slots.live
+    )
+    assert node.run_once() == 3  # nobody announced: the floor
+    slots.announce(Lane.NORMAL, "worker-a", 4)
+    slots.announce(Lane.NORMAL, "worker-b", 4)
+    assert node.run_once() == 16 - 3  # 8 slots x 2 batches, 3 of them already out
+    slots.withdraw(Lane.NORMAL, "worker-a")
+    assert node.run_once() == 0  # fewer slots: no more until batches finish
+
+
+def test_a_fixed_window_ignores_the_slots(
+    engine: Engine, redis_client: redis.Redis, uow: Any, org: str
+) -> None:
+    upsert(uow, org, 200)
+    slots = WorkerSlots(redis_client)
+    slots.announce(Lane.NORMAL, "worker-a", 8)
+    sent: list[Batch] = []
+    config = Settings(
+        batch_size=10,
+        batch_cost=10,
+        window_batches=3,
+        lease_seconds=60,
+        window_follows_capacity=False,
+    )
+    node = Dispatcher(
+        lambda: UnitOfWork(engine), sent.append, Wakeup(redis_client), config, slots=slots.live
+    )
+    assert node.run_once() == 3
