@@ -21,6 +21,7 @@ from accounting.errors import (
 )
 from accounting.store.audits import AuditRepository
 from accounting.store.books import BooksRepository
+from accounting.store.console import ConsoleRepository
 from accounting.store.documents import DocumentRepository
 from accounting.store.intake import IntakeRepository
 from accounting.store.jobs import JobRepository
@@ -84,6 +85,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(self.connection)
         self.intake = IntakeRepository(self.connection)
         self.operator_actions = OperatorActionRepository(self.connection)
+        self.console = ConsoleRepository(self.connection)
         self._events = []
         return self
 
