@@ -38,7 +38,6 @@ def create_app() -> FastAPI:
     app.include_router(events.router)
     app.include_router(admin_routes.router)
     app.include_router(console_routes.router)
-    app.include_router(console_routes.page)
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
     app.add_exception_handler(ContractError, _contract_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()

@@ -34,7 +34,7 @@ from web.console_schemas import (
 
 CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
 
-router = APIRouter(prefix="/v1/admin", tags=["console"], dependencies=[AdminToken])
+api = APIRouter(prefix="/v1/admin", tags=["console"], dependencies=[AdminToken])
 page = APIRouter()
 
 Limit = Annotated[int, Query(ge=1, le=console.MAX_LIMIT, description="at most 500 rows")]
@@ -48,21 +48,21 @@ def console_page() -> HTMLResponse:
     return HTMLResponse(CONSOLE_PAGE.read_text(), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/orgs", response_model=list[OrgView])
+@api.get("/orgs", response_model=list[OrgView])
 def organizations() -> list[OrgView]:
     """Every organization: backlog and oldest age per lane, in flight, dead, dead intake and
     whether it is paused."""
     return [OrgView.of(org) for org in console.organizations(runtime.unit_of_work())]
 
 
-@router.post("/orgs/{org_id}/pause", response_model=OrgView)
+@api.post("/orgs/{org_id}/pause", response_model=OrgView)
 def pause(org_id: str) -> OrgView:
     """Stop dispatching the organization's documents (nothing is dropped)."""
     queue_service.set_paused(runtime.unit_of_work(), org_id, True)
     return _organization(org_id)
 
 
-@router.post("/orgs/{org_id}/resume", response_model=OrgView)
+@api.post("/orgs/{org_id}/resume", response_model=OrgView)
 def resume(org_id: str) -> OrgView:
     """Dispatch the organization's documents again."""
     queue_service.set_paused(runtime.unit_of_work(), org_id, False)
@@ -76,7 +76,7 @@ def _organization(org_id: str) -> OrgView:
     raise not_found()
 
 
-@router.get("/dead", response_model=list[DeadLetterView])
+@api.get("/dead", response_model=list[DeadLetterView])
 def dead_letters(org: Org = None, error: Text = None, limit: Limit = 100) -> list[DeadLetterView]:
     """Dead documents (given up on) with their reason, attempts and version, by organization
     and id; ``error`` keeps those whose last error contains it (any case)."""
@@ -84,7 +84,7 @@ def dead_letters(org: Org = None, error: Text = None, limit: Limit = 100) -> lis
     return [DeadLetterView.of(row) for row in rows]
 
 
-@router.post("/dead/retry", response_model=Revived)
+@api.post("/dead/retry", response_model=Revived)
 def retry_dead_letters(body: RetryDead) -> Revived:
     """Make dead documents pending again: ``{org, document_ids}``, or ``{org, all: true}``
     with an optional ``error`` (every dead document of the organization whose error contains
@@ -98,7 +98,7 @@ def retry_dead_letters(body: RetryDead) -> Revived:
     return Revived(revived=revived)
 
 
-@router.get("/intake", response_model=list[DeadMessageView])
+@api.get("/intake", response_model=list[DeadMessageView])
 def dead_intake(
     org: Org = None, error: Text = None, retried: bool = False, limit: Limit = 100
 ) -> list[DeadMessageView]:
@@ -108,7 +108,7 @@ def dead_intake(
     return [DeadMessageView.of(row) for row in rows]
 
 
-@router.post("/intake/retry", response_model=Sent)
+@api.post("/intake/retry", response_model=Sent)
 def retry_dead_intake(body: RetryIntake) -> Sent:
     """Send kept messages again, each under its own task id (its sender's job id):
     ``{org, ids}``, or ``{org, all: true}`` with an optional ``error``."""
@@ -124,7 +124,7 @@ def retry_dead_intake(body: RetryIntake) -> Sent:
     return Sent(sent=[DeadMessageView.of(message) for message in sent])
 
 
-@router.get("/jobs", response_model=list[JobRow])
+@api.get("/jobs", response_model=list[JobRow])
 def jobs(
     id: Annotated[str | None, Query(max_length=200)] = None,
     org: Org = None,
@@ -148,7 +148,7 @@ def jobs(
     return [JobRow.of(job) for job in found]
 
 
-@router.get("/jobs/{job_id}", response_model=JobDetailView)
+@api.get("/jobs/{job_id}", response_model=JobDetailView)
 def job(job_id: str, after: Annotated[str, Query(pattern=r"^\d+(-\d+)?$")] = "0") -> JobDetailView:
     """A job, whatever its organization, and its events after ``after`` (an event id: ask
     again with the last one seen to follow it)."""
@@ -158,7 +158,7 @@ def job(job_id: str, after: Annotated[str, Query(pattern=r"^\d+(-\d+)?$")] = "0"
     return JobDetailView.of(detail)
 
 
-@router.get("/orgs/{org_id}/documents/{document_id}", response_model=DocumentView)
+@api.get("/orgs/{org_id}/documents/{document_id}", response_model=DocumentView)
 def document(org_id: str, document_id: str) -> DocumentView:
     """A document: its versions (ready, posted, failed), state, attempts, last error, and its
     active and past entry sets with their lines."""
@@ -166,3 +166,9 @@ def document(org_id: str, document_id: str) -> DocumentView:
     if detail is None:
         raise not_found()
     return DocumentView.of(detail)
+
+
+#: What the application includes: the page, and the API behind the admin token.
+router = APIRouter()
+router.include_router(api)
+router.include_router(page)

@@ -11,14 +11,8 @@ from dataclasses import dataclass
 from accounting.domain.events import WorkArrived
 from accounting.domain.intake import DeadMessage
 from accounting.errors import InvalidSetting
-from accounting.store.console import (
-    JOB_STATES,
-    DeadLetter,
-    DocumentRecord,
-    EntryRecord,
-    JobRecord,
-    OrgFigures,
-)
+from accounting.store.console import DeadLetter, OrgFigures
+from accounting.store.lookups import JOB_STATES, DocumentRecord, EntryRecord, JobRecord
 from accounting.store.uow import UnitOfWork
 from accounting.volatile.progress import Event, ProgressStream
 
@@ -149,7 +143,7 @@ def search_jobs(
     if state is not None and state not in JOB_STATES:
         raise InvalidSetting(f"state: {state[:40]!r} is not one of {', '.join(JOB_STATES)}")
     with uow:
-        return uow.console.jobs(
+        return uow.lookups.jobs(
             job_id=job_id, org_id=org_id, kind=kind, state=state, since=since, limit=limit
         )
 
@@ -167,7 +161,7 @@ def job_detail(
 ) -> JobDetail | None:
     """A job, whatever its organization, with its events after ``after`` (None: unknown)."""
     with uow:
-        found = uow.console.jobs(
+        found = uow.lookups.jobs(
             job_id=job_id, org_id=None, kind=None, state=None, since=None, limit=1
         )
     if not found:
@@ -209,10 +203,10 @@ def document_detail(uow: UnitOfWork, org_id: str, document_id: str) -> DocumentD
     with uow:
         uow.use_snapshot()
         uow.organizations.get_or_raise(org_id)
-        document = uow.console.document(org_id, document_id)
+        document = uow.lookups.document(org_id, document_id)
         if document is None:
             return None
-        entries = uow.console.entries(org_id, document_id, MAX_ENTRIES)
+        entries = uow.lookups.entries(org_id, document_id, MAX_ENTRIES)
     sets: dict[tuple[int, str], list[EntryRecord]] = {}
     for entry in entries:
         sets.setdefault((entry.document_version, entry.status), []).append(entry)

@@ -27,6 +27,7 @@ from accounting.store.intake import IntakeRepository
 from accounting.store.jobs import JobRepository
 from accounting.store.journal import JournalRepository
 from accounting.store.leases import LeaseRepository
+from accounting.store.lookups import LookupRepository
 from accounting.store.matrices import MatrixRepository
 from accounting.store.operator_actions import OperatorActionRepository
 from accounting.store.organizations import OrganizationRepository
@@ -86,6 +87,7 @@ class UnitOfWork:
         self.intake = IntakeRepository(self.connection)
         self.operator_actions = OperatorActionRepository(self.connection)
         self.console = ConsoleRepository(self.connection)
+        self.lookups = LookupRepository(self.connection)
         self._events = []
         return self
 
