@@ -118,6 +118,7 @@ def test_dead_letters_filter_by_organization_and_error_and_retry(
     acme = api.get("/v1/admin/dead", params={"org": "acme", "error": "PAYOUT"}, headers=admin)
     assert [d["document_id"] for d in acme.json()] == ["po-1", "po-2"]
     assert api.get("/v1/admin/dead", params={"error": "no such text"}, headers=admin).json() == []
+    assert api.get("/v1/admin/dead", params={"error": "%"}, headers=admin).json() == []  # literal
     assert len(api.get("/v1/admin/dead", params={"limit": 1}, headers=admin).json()) == 1
 
     one = api.post(
@@ -253,6 +254,12 @@ def test_jobs_are_found_by_id_organization_kind_state_and_time_with_their_events
     rest = api.get("/v1/admin/jobs/sync-acme", params={"after": after}, headers=admin).json()
     assert [e["id"] for e in rest["events"]] == [e["id"] for e in detail["events"][1:]]
     assert api.get("/v1/admin/jobs/nope", headers=admin).status_code == 404
+
+    without_payout_rules(uow, "globex")
+    upsert(told, "globex", PAYOUT, job_id="fail-globex")
+    posting.post_documents(told(), "globex", {"po-1": 1})
+    assert found(state="failed") == ["fail-globex"]
+    assert found(state="done", org="globex") == ["fail-globex"]
 
 
 def test_a_document_shows_its_versions_state_and_entry_sets(
