@@ -19,7 +19,7 @@ from accounting.errors import (
     UnknownJob,
     UnknownOrganization,
 )
-from web import admin_routes, events, intake_routes, routes
+from web import admin_routes, console_routes, events, intake_routes, routes
 from web.metrics import AuditCollector, QueueCollector
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
@@ -38,6 +38,7 @@ def create_app() -> FastAPI:
     app.include_router(events.router)
     app.include_router(admin_routes.router)
     app.include_router(intake_routes.router)
+    app.include_router(console_routes.router)
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
     app.add_exception_handler(ContractError, _contract_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()

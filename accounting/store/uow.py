@@ -21,11 +21,13 @@ from accounting.errors import (
 )
 from accounting.store.audits import AuditRepository
 from accounting.store.books import BooksRepository
+from accounting.store.console import ConsoleRepository
 from accounting.store.documents import DocumentRepository
 from accounting.store.intake import IntakeRepository
 from accounting.store.jobs import JobRepository
 from accounting.store.journal import JournalRepository
 from accounting.store.leases import LeaseRepository
+from accounting.store.lookups import LookupRepository
 from accounting.store.matrices import MatrixRepository
 from accounting.store.operator_actions import OperatorActionRepository
 from accounting.store.organizations import OrganizationRepository
@@ -84,6 +86,8 @@ class UnitOfWork:
         self.tokens = TokenRepository(self.connection)
         self.intake = IntakeRepository(self.connection)
         self.operator_actions = OperatorActionRepository(self.connection)
+        self.console = ConsoleRepository(self.connection)
+        self.lookups = LookupRepository(self.connection)
         self._events = []
         return self
 

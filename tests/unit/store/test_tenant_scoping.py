@@ -35,6 +35,7 @@ CROSS_ORGANIZATION = {
     ("queue", "oldest_pending_age_seconds"): "the metrics of the whole lane",
     ("jobs", "documents_ahead"): "a job's place counts the whole shared lane",
     ("jobs", "cancel"): "by job id, once jobs.cancel_job checked its organization",
+    ("console", "organizations"): "the operator console lists every organization (admin only)",
 }
 
 
