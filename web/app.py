@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request, status
@@ -19,14 +21,21 @@ from accounting.errors import (
     UnknownJob,
     UnknownOrganization,
 )
-from web import admin_routes, console_routes, events, intake_routes, routes
+from web import admin_routes, console_routes, events, intake_routes, routes, stream_hub
 from web.metrics import AuditCollector, QueueCollector
 
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await stream_hub.close_hub()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="accounting-impact",
         version="1",
         description="Progress of accounting jobs, the queue, and its controls. Every /v1 path "
@@ -34,11 +43,8 @@ def create_app() -> FastAPI:
         "one organization; the onboarding paths need an admin token (`accounting token create "
         "--admin`).",
     )
-    app.include_router(routes.router)
-    app.include_router(events.router)
-    app.include_router(admin_routes.router)
-    app.include_router(intake_routes.router)
-    app.include_router(console_routes.router)
+    for module in (routes, events, admin_routes, intake_routes, console_routes):
+        app.include_router(module.router)
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
     app.add_exception_handler(ContractError, _contract_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()
@@ -54,22 +60,23 @@ def create_app() -> FastAPI:
         """Per-lane backlog, and a job's progress bar fed by its events."""
         return HTMLResponse(STATUS_PAGE.read_text())
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> JSONResponse:
-        """200 when Postgres and Redis answer; 503 naming the one that does not."""
-        problems = {}
-        try:
-            runtime.engine().connect().close()
-        except Exception as exc:
-            problems["postgres"] = str(exc).splitlines()[0][:200]
-        try:
-            runtime.redis_client().ping()
-        except Exception as exc:
-            problems["redis"] = str(exc)[:200]
-        code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
-        return JSONResponse({"ok": not problems, **problems}, status_code=code)
-
+    app.get("/healthz", tags=["health"])(healthz)
     return app
+
+
+def healthz() -> JSONResponse:
+    """200 when Postgres and Redis answer; 503 naming the one that does not."""
+    problems = {}
+    try:
+        runtime.engine().connect().close()
+    except Exception as exc:
+        problems["postgres"] = str(exc).splitlines()[0][:200]
+    try:
+        runtime.redis_client().ping()
+    except Exception as exc:
+        problems["redis"] = str(exc)[:200]
+    code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
+    return JSONResponse({"ok": not problems, **problems}, status_code=code)
 
 
 def _contract_error(request: Request, exc: ContractError) -> JSONResponse:

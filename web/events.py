@@ -7,40 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
-import weakref
 from collections.abc import AsyncIterator
-from typing import Any
 
-import redis.asyncio as aioredis
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from accounting import runtime
 from accounting.domain.jobs import TERMINAL_EVENTS
 from accounting.services import jobs
-from accounting.volatile.progress import Event, parse_event, stream_key
+from accounting.volatile.progress import Event, stream_key
+from web import stream_hub
 from web.auth import TokenOrg, not_found
 
 router = APIRouter(prefix="/v1")
-#: How long one read waits for an event before the connection gets a keep-alive comment.
-BLOCK_MS = 15_000
+#: How long a connection waits for an event before it gets a keep-alive comment.
+KEEP_ALIVE_SECONDS = 15.0
+#: What a Last-Event-ID is: a Redis stream id.
+EVENT_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 #: How long a job id nobody recorded yet is given to appear before it is "not found".
 JOB_APPEARS_SECONDS = 10.0
-#: One pool per event loop: its connections belong to the loop that opened them.
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.ConnectionPool] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _redis() -> aioredis.Redis:
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is None:
-        pool = aioredis.ConnectionPool.from_url(runtime.redis_url(), max_connections=5000)
-        _pools[loop] = pool
-    return aioredis.Redis(connection_pool=pool)
 
 
 @router.get(
@@ -61,6 +49,8 @@ async def events(job_id: str, request: Request, token_org: TokenOrg) -> Streamin
     if org_id != token_org:
         raise not_found()
     after = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if after and not EVENT_ID.fullmatch(after):
+        raise HTTPException(422, "Last-Event-ID: not an event id of this stream")
     return StreamingResponse(
         _stream(job_id, after or "0", request),
         media_type="text/event-stream",
@@ -85,25 +75,21 @@ async def _job_org(job_id: str) -> str | None:
 
 
 async def _stream(job_id: str, after: str, request: Request) -> AsyncIterator[str]:
-    client = _redis()
-    key = stream_key(job_id)
-    cursor = after
+    hub = stream_hub.hub(runtime.redis_url)
+    follower = await hub.follow(stream_key(job_id), after)
     try:
         yield "retry: 1000\n\n"
         while not await request.is_disconnected():
-            replies: list[Any] = await client.xread({key: cursor}, block=BLOCK_MS, count=500)  # type: ignore[assignment]
-            if not replies:
+            try:
+                event = await asyncio.wait_for(follower.queue.get(), KEEP_ALIVE_SECONDS)
+            except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            for _, entries in replies:
-                for entry_id, fields in entries:
-                    event = parse_event(entry_id, fields)
-                    cursor = event.id
-                    yield _frame(event)
-                    if event.type in TERMINAL_EVENTS:
-                        return
+            yield _frame(event)
+            if event.type in TERMINAL_EVENTS:
+                return
     finally:
-        await client.aclose()
+        hub.leave(follower)
 
 
 def _frame(event: Event) -> str:

@@ -25,6 +25,8 @@ WORKER_SLOTS = f"{PREFIX}worker-slots:"
 #: Metrics counters, latency histograms and per-minute posting counts.
 METRICS = f"{PREFIX}metrics:"
 METRICS_COUNTERS = f"{METRICS}counters"
+#: The name the SSE hubs' connections carry in CLIENT LIST (counted by `bench sse`).
+SSE_CLIENT_NAME = "accounting-sse"
 
 
 def text(value: bytes | str) -> str:

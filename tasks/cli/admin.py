@@ -21,9 +21,24 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+    shutdown_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="At SIGTERM/SIGINT, how long open requests and event streams get to finish "
+            "before they are closed (followers reconnect with Last-Event-ID and miss nothing)",
+        ),
+    ] = 5.0,
 ) -> None:
     """Run the HTTP service: job progress as Server-Sent Events, the queue and its controls,
     /metrics for Prometheus, the status page, and the OpenAPI schema at /docs."""
     import uvicorn
 
-    uvicorn.run("web.app:app", host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "web.app:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        timeout_graceful_shutdown=shutdown_seconds,
+    )

@@ -110,7 +110,15 @@ def sse(
             print(json.dumps({**push, "baseline_poll": poll}))
             return
         table = Table(title=f"progress delivery, {clients:,} clients over {jobs} jobs")
-        for column in ("mode", "p50 ms", "p99 ms", "max ms", "lost events", "deliveries"):
+        for column in (
+            "mode",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "lost events",
+            "deliveries",
+            "Redis conns/process",
+        ):
             table.add_column(column)
         for mode, figures in (("push (SSE)", push), ("poll every 3 s", poll)):
             table.add_row(
@@ -120,6 +128,7 @@ def sse(
                 str(figures["max_ms"]),
                 str(figures["lost_events"]),
                 f"{figures['deliveries']:,}",
+                str(figures["redis_connections_per_server_process"]),
             )
         environment.console.print(table)
         environment.say(f"{clients:,} streams open in {runs['push'].connect_seconds:.1f} s")

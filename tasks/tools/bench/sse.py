@@ -27,6 +27,7 @@ from accounting.embedded import free_port
 from accounting.services import posting, tokens
 from accounting.services.documents import upsert_documents
 from accounting.store.uow import UnitOfWork
+from accounting.volatile.keys import SSE_CLIENT_NAME as CLIENT_NAME
 from tasks.tools.bench.harness import Bench, percentile, wait_until
 
 POLL_SECONDS = 3.0
@@ -40,6 +41,9 @@ class SseRun:
     delays_ms: list[float] = field(default_factory=list)
     lost_events: int = 0
     connect_seconds: float = 0.0
+    #: The most Redis connections the server's followers held at once (named by the hub).
+    peak_redis_connections: int = 0
+    server_workers: int = 1
 
     def figures(self) -> dict[str, float | int]:
         ordered = self.delays_ms or [0.0]
@@ -50,6 +54,10 @@ class SseRun:
             "max_ms": round(max(ordered), 1),
             "lost_events": self.lost_events,
             "deliveries": len(self.delays_ms),
+            "peak_redis_connections": self.peak_redis_connections,
+            "redis_connections_per_server_process": round(
+                self.peak_redis_connections / self.server_workers, 1
+            ),
         }
 
 
@@ -94,6 +102,7 @@ def _invoice(doc_id: str) -> dict[str, object]:
 
 class Server:
     def __init__(self, log_dir: Path, workers: int) -> None:
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +155,8 @@ def run(
 async def _clients(
     mode: str, server: Server, timeline: Timeline, clients: int, spacing: float
 ) -> SseRun:
-    result = SseRun(mode, clients)
+    result = SseRun(mode, clients, server_workers=server.workers)
+    sampling = asyncio.create_task(_sample_connections(result))
     assigned = [timeline.jobs[n % len(timeline.jobs)] for n in range(clients)]
     connected = asyncio.Semaphore(0)
     started = time.monotonic()
@@ -159,7 +169,22 @@ async def _clients(
     result.connect_seconds = time.monotonic() - started
     await asyncio.to_thread(timeline.play, spacing)
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=300)
+    sampling.cancel()
     return result
+
+
+async def _sample_connections(result: SseRun) -> None:
+    """Every half second: the Redis connections the SSE hubs of the server hold."""
+    client = runtime.redis_client()
+
+    def hub_connections() -> int:
+        return sum(1 for c in client.client_list() if c.get("name") == CLIENT_NAME)
+
+    while True:
+        result.peak_redis_connections = max(
+            result.peak_redis_connections, await asyncio.to_thread(hub_connections)
+        )
+        await asyncio.sleep(0.5)
 
 
 async def _push(
