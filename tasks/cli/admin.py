@@ -22,13 +22,13 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
     shutdown_seconds: Annotated[
-        float,
+        int,
         typer.Option(
             min=0,
             help="At SIGTERM/SIGINT, how long open requests and event streams get to finish "
             "before they are closed (followers reconnect with Last-Event-ID and miss nothing)",
         ),
-    ] = 5.0,
+    ] = 5,
 ) -> None:
     """Run the HTTP service: job progress as Server-Sent Events, the queue and its controls,
     /metrics for Prometheus, the status page, and the OpenAPI schema at /docs."""
