@@ -149,6 +149,21 @@ class Settings(BaseSettings):
     api_auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long the API trusts a token it checked (revocation lag)"
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="An HTTP body over this is refused with 413 before it is read (the "
+        "documents intake takes MAX_MESSAGE_BYTES)",
+    )
+    recreate_requests_per_second: float = Field(
+        default=5.0,
+        gt=0,
+        description="POST /v1/orgs/{org}/recreate calls one token may make per second (burst: "
+        "the same number); over it, 429 with Retry-After",
+    )
+    sse_streams_per_token: int = Field(
+        default=50, ge=1, description="Event streams one token may hold open per server process"
+    )
     matrix_cache: bool = Field(
         default=True,
         description="Cache posting matrices (off only for the naive baseline of the benches)",

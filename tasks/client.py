@@ -29,8 +29,12 @@ def send_recreate(
             RECREATE,
             args=[org_id, list(document_ids)],
             kwargs={"requested_by": requested_by, "schema": PAYLOAD_SCHEMA},
+            # Nobody reads its result: not subscribing to it keeps the result backend (whose
+            # reconnects give up with a RuntimeError after seconds) out of the way.
+            ignore_result=True,
         )
-    except OperationalError as exc:  # the broker is down: nothing was sent, try again
+    except (OperationalError, RedisError, RuntimeError) as exc:
+        # the broker (or the result store) is down: nothing was sent, try again
         raise TransientError(f"the queue is unavailable: {exc}") from exc
     return str(result.id)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -20,10 +24,14 @@ from accounting.errors import (
     TransientError,
     UnknownJob,
     UnknownOrganization,
+    shortened,
 )
-from web import admin_routes, console_routes, events, intake_routes, routes, stream_hub
+from web import admin_routes, console_routes, events, intake_routes, routes, stream_hub, tickets
+from web.guard import RequestGuard
 from web.metrics import AuditCollector, QueueCollector
 
+#: How much of a refused input (or message) a 422 sends back.
+ECHO_LIMIT = 1000
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
 
 
@@ -43,8 +51,10 @@ def create_app() -> FastAPI:
         "one organization; the onboarding paths need an admin token (`accounting token create "
         "--admin`).",
     )
-    for module in (routes, events, admin_routes, intake_routes, console_routes):
+    for module in (routes, events, tickets, admin_routes, intake_routes, console_routes):
         app.include_router(module.router)
+    app.add_middleware(RequestGuard)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(AccountingError, _accounting_error)  # type: ignore[arg-type]
     app.add_exception_handler(ContractError, _contract_error)  # type: ignore[arg-type]
     registry = CollectorRegistry()
@@ -77,6 +87,23 @@ def healthz() -> JSONResponse:
         problems["redis"] = str(exc)[:200]
     code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
     return JSONResponse({"ok": not problems, **problems}, status_code=code)
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each field at fault, without echoing what was sent: an input or message
+    is cut to 1,000 characters (a 10 MB id is not sent back)."""
+    return JSONResponse({"detail": [_shortened(e) for e in exc.errors()]}, status_code=422)
+
+
+def _shortened(error: Any) -> Any:
+    error = {key: value for key, value in error.items() if key != "ctx"}
+    if "msg" in error:
+        error["msg"] = shortened(str(error["msg"]), ECHO_LIMIT)
+    if "input" in error:
+        value = jsonable_encoder(error["input"])
+        text = value if isinstance(value, str) else json.dumps(value)
+        error["input"] = shortened(text, ECHO_LIMIT) if len(text) > ECHO_LIMIT else value
+    return jsonable_encoder(error)
 
 
 def _contract_error(request: Request, exc: ContractError) -> JSONResponse:

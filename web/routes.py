@@ -3,14 +3,17 @@ short queries through the unit of work."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 
 from accounting import runtime
 from accounting.domain.lanes import Lane
 from accounting.services import jobs
 from accounting.services import queue as queue_service
 from tasks import client
-from web.auth import TokenOrg, check_org, not_found
+from web import limits
+from web.auth import Access, TokenOrg, check_org, not_found, tenant_access
 from web.schemas import CancelResult, JobAccepted, JobView, QueueView, RecreateRequest
 
 router = APIRouter(prefix="/v1")
@@ -25,12 +28,19 @@ def queue(org_id: str, token_org: TokenOrg) -> QueueView:
 
 
 @router.post(
-    "/orgs/{org_id}/recreate", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED
+    "/orgs/{org_id}/recreate",
+    response_model=JobAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={429: {"description": "over the token's rate"}, 503: {}},
 )
-def recreate(org_id: str, body: RecreateRequest, token_org: TokenOrg) -> JobAccepted:
+def recreate(
+    org_id: str, body: RecreateRequest, access: Annotated[Access, Depends(tenant_access)]
+) -> JobAccepted:
     """Recreate documents' entries on the high lane; follow the job at
-    ``/v1/jobs/{job_id}/events``."""
-    check_org(org_id, token_org)
+    ``/v1/jobs/{job_id}/events``. At most ``ACCOUNTING_RECREATE_REQUESTS_PER_SECOND`` calls
+    per second and token (429 with ``Retry-After`` beyond)."""
+    check_org(org_id, str(access.org_id))
+    limits.recreate_allowed(access.fingerprint)
     from tasks.app import app
 
     job_id = client.send_recreate(app, org_id, body.document_ids, body.requested_by)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from accounting.domain.jobs import JobProgress
+from accounting.errors import PermanentError
 from accounting.services import queue
+from accounting_impact_client.limits import (
+    MAX_ID_LENGTH,
+    MAX_IDS_PER_RECREATE,
+    MAX_REQUESTED_BY_LENGTH,
+)
+from tasks.payloads import requested_by_text, require_id
 
 
 class JobView(BaseModel):
@@ -74,12 +82,34 @@ class QueueView(BaseModel):
         )
 
 
-DocumentId = Annotated[str, Field(min_length=1, max_length=128)]
+def _as_task_reads(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A validator that reads a value as the recreate task does (``tasks.payloads``): what the
+    worker would refuse is a 422 naming the field, not a 202 for a job that never appears."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except PermanentError as exc:
+            raise ValueError(str(exc).partition(": ")[2] or str(exc)) from exc
+
+    return validate
+
+
+DocumentId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(_as_task_reads(lambda value: require_id("document_ids[]", value))),
+]
+RequestedBy = Annotated[
+    str | None,
+    Field(default=None, max_length=MAX_REQUESTED_BY_LENGTH),
+    AfterValidator(_as_task_reads(requested_by_text)),
+]
 
 
 class RecreateRequest(BaseModel):
-    document_ids: list[DocumentId] = Field(min_length=1, max_length=5000)
-    requested_by: str | None = Field(default=None, max_length=200)
+    document_ids: list[DocumentId] = Field(min_length=1, max_length=MAX_IDS_PER_RECREATE)
+    requested_by: RequestedBy = None
 
 
 class JobAccepted(BaseModel):

@@ -32,7 +32,7 @@ CLIENT_NAME = keys.SSE_CLIENT_NAME
 READ_COUNT = 500
 
 
-def _order(entry_id: str) -> tuple[int, int]:
+def order(entry_id: str) -> tuple[int, int]:
     milliseconds, _, sequence = entry_id.partition("-")
     return int(milliseconds), int(sequence or 0)
 
@@ -50,7 +50,7 @@ class Follower:
     def offer(self, event: Event) -> None:
         if self._held is not None:
             self._held.append(event)
-        elif _order(event.id) > _order(self.last):
+        elif order(event.id) > order(self.last):
             self.last = event.id
             self.queue.put_nowait(event)
 
@@ -85,7 +85,7 @@ class StreamHub:
             self._task = asyncio.create_task(self._read_forever())
         entries: Any = await self._commands.xrange(key, min=f"({after}", max="+")
         follower.caught_up([parse_event(entry_id, fields) for entry_id, fields in entries])
-        if follower.last and _order(follower.last) > _order(self._cursors.get(key, "0")):
+        if follower.last and order(follower.last) > order(self._cursors.get(key, "0")):
             self._cursors[key] = follower.last  # the reader need not read that again
         return follower
 

@@ -10,6 +10,10 @@ MATRIX = f"{PREFIX}matrix:"
 WAKE = f"{PREFIX}dispatch:wake"
 #: Token buckets by organization.
 RATE_LIMIT = f"{PREFIX}ratelimit:"
+#: Token buckets of the API's recreates, by token fingerprint.
+RECREATE_RATE = f"{PREFIX}ratelimit-recreate:"
+#: Single-use tickets that open one job's event stream (GET .../events?ticket=).
+SSE_TICKET = f"{PREFIX}sse-ticket:"
 #: Each job's progress stream (the cleanup job scans this prefix for streams).
 PROGRESS = f"{PREFIX}progress:"
 #: The highest settled count each job's stream announced (not under PROGRESS: not a stream).

@@ -48,6 +48,11 @@ class RateLimiter:
             log.warning("rate limiter unavailable, holding %s back: %s", org_id, exc)
             return 0
 
+    def take_now(self, key: str, rate_per_second: Decimal, wanted: int) -> int:
+        """Up to ``wanted`` tokens of the bucket at ``key`` (its own key, not an
+        organization's); a Redis error is raised: the caller decides what it means."""
+        return int(self._take(keys=[key], args=[str(rate_per_second), wanted]))
+
     def give_back(self, org_id: str, unused: int) -> None:
         if unused > 0:
             with suppress(redis.RedisError):  # then the tokens are lost for this second only

@@ -121,9 +121,8 @@ def test_a_reconnecting_reader_gets_every_missed_event_once_in_order(
         api.get("/v1/jobs/job-7/events", headers=acme | {"Last-Event-ID": whole[1]["id"]}).text
     )
     assert resumed == whole[2:]
-    by_query = api.get(
-        f"/v1/jobs/job-7/events?last_event_id={whole[3]['id']}&access_token={acme['Authorization'][7:]}"
-    )
+    ticket = api.post("/v1/jobs/job-7/ticket", headers=acme).json()["ticket"]
+    by_query = api.get(f"/v1/jobs/job-7/events?last_event_id={whole[3]['id']}&ticket={ticket}")
     assert sse(by_query.text) == whole[4:]
 
 
