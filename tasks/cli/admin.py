@@ -32,13 +32,23 @@ def serve(
 ) -> None:
     """Run the HTTP service: job progress as Server-Sent Events, the queue and its controls,
     /metrics for Prometheus, the status page, and the OpenAPI schema at /docs."""
-    import uvicorn
+    import copy
 
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # The access log without query values (a stream ticket rides in the URL): web.access_log.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config.setdefault("filters", {})["query_redacted"] = {
+        "()": "web.access_log.QueryRedacted"
+    }
+    log_config["handlers"]["access"]["filters"] = ["query_redacted"]
     uvicorn.run(
         "web.app:app",
         host=host,
         port=port,
         workers=workers,
         log_level="info",
+        log_config=log_config,
         timeout_graceful_shutdown=shutdown_seconds,
     )
