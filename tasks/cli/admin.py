@@ -39,9 +39,7 @@ def serve(
 
     # The access log without query values (a stream ticket rides in the URL): web.access_log.
     log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config.setdefault("filters", {})["query_redacted"] = {
-        "()": "web.access_log.QueryRedacted"
-    }
+    log_config.setdefault("filters", {})["query_redacted"] = {"()": "web.access_log.QueryRedacted"}
     log_config["handlers"]["access"]["filters"] = ["query_redacted"]
     uvicorn.run(
         "web.app:app",
