@@ -45,6 +45,15 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def open_page(browser: Any, server: Server, token: str, org: str, job: str) -> Any:
+    """The page as a user opens it: the token in the tab's sessionStorage, never in the URL."""
+    page = browser.new_page()
+    page.goto(f"{server.url}/?org={org}")
+    page.evaluate("token => sessionStorage.setItem('token', token)", token)
+    page.goto(f"{server.url}/?org={org}&job={job}")
+    return page
+
+
 def post_and_tell(uow: Any, org: str, ids: list[str]) -> None:
     """What a worker does: post a batch; its commit tells the jobs it moved on."""
     posting.post_documents(uow(), org, dict.fromkeys(ids, 1))
@@ -56,8 +65,7 @@ def test_the_page_shows_the_backlog_and_follows_a_job_across_a_server_restart(
     ids = [f"inv-{n}" for n in range(6)]
     upsert_documents(uow(), org, [invoice(i) for i in ids], max_documents=9, job_id="j1")
     token = tokens.create_token(uow(), org)
-    page = browser.new_page()
-    page.goto(f"{server.url}/?token={token}&org={org}&job=j1")
+    page = open_page(browser, server, token, org, "j1")
 
     page.wait_for_function(
         "document.querySelector('tr[data-lane=normal] .pending').textContent == '6'"
@@ -77,6 +85,8 @@ def test_the_page_shows_the_backlog_and_follows_a_job_across_a_server_restart(
     published = [event.id for event in ProgressStream(runtime.redis_client(), 60).read("j1")]
     assert received == published  # every event once, in order, none lost in the restart
     assert [e.type for e in ProgressStream(runtime.redis_client(), 60).read("j1")][-1] == "done"
+    log = server.log.read_text()
+    assert "ticket=***" in log and token not in log  # the access log keeps no query value
 
 
 def test_the_page_lists_a_syncs_rejections_and_says_why_a_job_was_refused(
@@ -90,11 +100,10 @@ def test_the_page_lists_a_syncs_rejections_and_says_why_a_job_was_refused(
     upsert_documents(announcing, org, [invoice("inv-1"), bad], max_documents=9, job_id="j2")
     task.apply(args=[org, [invoice("inv-3")]], kwargs={"schema": 99}, task_id="j3")
     token = tokens.create_token(uow(), org)
-    page = browser.new_page()
-    page.goto(f"{server.url}/?token={token}&org={org}&job=j2")
+    page = open_page(browser, server, token, org, "j2")
     page.wait_for_function("document.querySelectorAll('#failures li').length == 1")
     assert page.inner_text("#failures li").startswith("inv-2: rejected, currency:")
-    page.goto(f"{server.url}/?token={token}&org={org}&job=j3")
+    page.goto(f"{server.url}/?org={org}&job=j3")
     page.wait_for_function("document.getElementById('counts').textContent.startsWith('refused')")
     assert "schema" in page.inner_text("#counts")
     assert page.inner_text("#place") == "UnsupportedPayload"
