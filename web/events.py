@@ -25,7 +25,7 @@ from accounting.services import jobs
 from accounting.volatile.progress import Event, parse_event, stream_key
 from web import stream_hub
 from web.auth import Access, not_found
-from web.tickets import stream_access
+from web.tickets import stream_access, unavailable
 
 router = APIRouter(prefix="/v1")
 #: How long a connection waits for an event before it gets a keep-alive comment.
@@ -122,9 +122,12 @@ async def _job_org(job_id: str) -> str | None:
     deadline = time.monotonic() + JOB_APPEARS_SECONDS
     pause = 0.05
     while True:
-        owner = await run_in_threadpool(
-            jobs.job_owner, runtime.unit_of_work(), runtime.progress_stream(), job_id
-        )
+        try:
+            owner = await run_in_threadpool(
+                jobs.job_owner, runtime.unit_of_work(), runtime.progress_stream(), job_id
+            )
+        except RedisError as exc:  # a job not in Postgres may be a refusal, kept in Redis
+            raise unavailable(exc) from exc
         if owner is not None:
             return owner
         left = deadline - time.monotonic()

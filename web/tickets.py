@@ -40,12 +40,12 @@ def unavailable(exc: Exception) -> HTTPException:
 def ticket(job_id: str, access: Annotated[Access, Depends(tenant_access)]) -> Ticket:
     """A single-use ticket for ``GET /v1/jobs/{job_id}/events?ticket=...``, valid for 60 s:
     the one way to open a stream without an ``Authorization`` header."""
-    owner = jobs.job_owner(runtime.unit_of_work(), runtime.progress_stream(), job_id)
-    if owner is not None and owner != access.org_id:
-        raise not_found()
     value = secrets.token_urlsafe(24)
     held = json.dumps({"job_id": job_id, "org_id": access.org_id, "fp": access.fingerprint})
     try:
+        owner = jobs.job_owner(runtime.unit_of_work(), runtime.progress_stream(), job_id)
+        if owner is not None and owner != access.org_id:
+            raise not_found()
         runtime.redis_client().set(keys.SSE_TICKET + value, held, ex=TICKET_SECONDS)
     except RedisError as exc:
         raise unavailable(exc) from exc

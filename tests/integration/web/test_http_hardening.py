@@ -148,6 +148,9 @@ def test_without_redis_a_recreate_is_503_fast_and_the_queue_and_pause_still_answ
     assert view.status_code == 200 and all(j["eta_seconds"] is None for j in view.json()["jobs"])
     assert api.post("/v1/orgs/acme/pause", headers=acme).json()["paused"] is True
     assert api.post("/v1/orgs/acme/resume", headers=acme).json()["paused"] is False
+    for unknown in (api.post("/v1/jobs/nobody/ticket", headers=acme),
+                    api.get("/v1/jobs/nobody/events", headers=acme)):  # fmt: skip
+        assert unknown.status_code == 503 and unknown.headers["retry-after"] == "1"
 
 
 def test_a_recreate_sent_while_the_broker_is_down_is_transient_and_fast() -> None:
