@@ -14,6 +14,7 @@ from accounting import runtime
 from tasks.tools.bench import connections as connections_bench
 from tasks.tools.bench import scaleout as scaleout_bench
 from tasks.tools.bench import scrape as scrape_bench
+from tasks.tools.bench import soak as soak_bench
 from tasks.tools.bench import sse as sse_bench
 from tasks.tools.bench.harness import bench_environment
 
@@ -176,3 +177,36 @@ def scaleout(
             )
         environment.console.print(table)
         environment.say(f"ours flattens at {figures['flattens_at']} workers (None: it does not)")
+
+
+def soak(
+    minutes: Annotated[float, typer.Option(min=0.05, help="How long the steady load runs")] = 30,
+    rate: Annotated[float, typer.Option(min=1, help="Document updates per second")] = 300,
+    population: Annotated[int, typer.Option(min=100, help="Live documents updated")] = 20_000,
+    sample_seconds: Annotated[float, typer.Option(min=1, help="Sampling period")] = 60,
+    as_json: JsonFlag = False,
+) -> None:
+    """A steady load of updates and recreates for MINUTES, sampled every minute: throughput,
+    table and index sizes, dead tuples, autovacuum runs; the last tenth against the first."""
+    with bench_environment(as_json) as environment:
+        samples = soak_bench.run(environment, minutes, rate, population, sample_seconds)
+        figures = {"rate": rate, "population": population, **soak_bench.verdict(samples)}
+        if as_json:
+            print(json.dumps({**figures, "samples": [vars(s) for s in samples]}))
+            return
+        table = Table(title=f"soak: {rate:g} updates/s over {population:,} documents")
+        for column in (
+            "minute",
+            "posted/s",
+            "pending",
+            *(f"{t} MB (dead)" for t in soak_bench.TABLES),
+        ):
+            table.add_column(column)
+        for s in samples:
+            sizes = [
+                f"{s.tables[t][0] / 2**20:.1f} ({s.tables[t][2]:,})" if t in s.tables else "-"
+                for t in soak_bench.TABLES
+            ]
+            table.add_row(str(s.minute), str(s.posted_per_s), f"{s.pending:,}", *sizes)
+        environment.console.print(table)
+        environment.say(json.dumps(figures))
