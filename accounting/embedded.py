@@ -21,6 +21,7 @@ from urllib.parse import quote
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from accounting.config import Settings
+from accounting.errors import PermanentError
 
 _STOP_TIMEOUT_SECONDS = 10.0
 #: Written in the data folder by the process that keeps the services up (``accounting up``).
@@ -35,7 +36,7 @@ class ServiceUrls:
     redis_url: str
 
 
-class DataDirInUse(RuntimeError):
+class DataDirInUse(PermanentError):
     """Another process is already running embedded services in this data folder."""
 
 
@@ -116,7 +117,10 @@ def exclusive(data_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise DataDirInUse(f"{data_dir} is used by another process") from exc
+            raise DataDirInUse(
+                f"{data_dir} is used by another process: wait for it, share its services with "
+                "`accounting up`, or give this one a folder of its own (ACCOUNTING_DATA_DIR)"
+            ) from exc
         yield
 
 

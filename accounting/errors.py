@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from accounting_impact_client.errors import (
     CallTooLarge,
     ContractError,
@@ -119,22 +117,6 @@ class NoPublishedMatrix(PermanentError):
 
 class InvalidSetting(PermanentError):
     """A setting out of its range."""
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One reason a document was rejected: which document, which field, why."""
-
-    document_id: str | None
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"document_id": self.document_id, "field": self.field, "message": self.message}
-
-    def __str__(self) -> str:
-        who = f"document {self.document_id!r}" if self.document_id is not None else "document"
-        return f"{who}: {self.field}: {self.message}"
 
 
 class InconsistentJournalLine(PermanentError):

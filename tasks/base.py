@@ -57,7 +57,7 @@ class AccountingTask(Task):  # type: ignore[misc]
         losses = deliveries.started(task_id)
         if losses >= get_settings().max_worker_losses:
             reason = f"killed its worker process on {losses} deliveries"
-            self.give_up(args, kwargs, reason)
+            self.give_up(args, kwargs, reason, deliveries=losses + 1)
             raise GivenUp(reason)
         try:
             return super().__call__(*args, **kwargs)
@@ -90,9 +90,11 @@ class AccountingTask(Task):  # type: ignore[misc]
             raise self.retry(exc=exc, countdown=settings.retry_cap_seconds) from None
         return reason
 
-    def give_up(self, args: Any, kwargs: Any, reason: str) -> None:
+    def give_up(self, args: Any, kwargs: Any, reason: str, deliveries: int | None = None) -> None:
         """Keep the message whole: ``accounting dead list --intake`` shows it, ``accounting
-        dead retry --intake`` sends it again."""
+        dead retry --intake`` sends it again. ``deliveries``: how often it was delivered (by
+        default its retries and this delivery; a message that killed its process was
+        delivered once more each time, without a retry)."""
         log.error("task %s[%s] kept as dead intake: %s", self.name, self.request.id, reason)
         keep_dead_message(
             runtime.unit_of_work(),
@@ -101,7 +103,7 @@ class AccountingTask(Task):  # type: ignore[misc]
             args=list(args),
             kwargs=dict(kwargs),
             reason=reason,
-            deliveries=self.request.retries + 1,
+            deliveries=deliveries or self.request.retries + 1,
         )
 
     def refuse(self, exc: Exception, args: Any, kwargs: Any) -> None:

@@ -19,7 +19,7 @@ class BatchTask(AccountingTask):
     (each is then posted alone, so one poison document cannot hold its neighbours back), and
     after too many failed postings a document is dead with its reason."""
 
-    def give_up(self, args: Any, kwargs: Any, reason: str) -> None:
+    def give_up(self, args: Any, kwargs: Any, reason: str, deliveries: int | None = None) -> None:
         payload = upgrade_post_batch(args, kwargs)
         posting.postpone_documents(
             runtime.unit_of_work(), payload.org_id, dict(payload.versions), reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from web import admin_routes, console_routes, events, intake_routes, routes, str
 from web.guard import RequestGuard
 from web.metrics import AuditCollector, QueueCollector
 
+log = logging.getLogger(__name__)
 #: How much of a refused input (or message) a 422 sends back.
 ECHO_LIMIT = 1000
 STATUS_PAGE = Path(__file__).parent / "static" / "status.html"
@@ -75,16 +77,19 @@ def create_app() -> FastAPI:
 
 
 def healthz() -> JSONResponse:
-    """200 when Postgres and Redis answer; 503 naming the one that does not."""
+    """200 when Postgres and Redis answer; 503 naming the one that does not (why, with hosts
+    and driver messages, goes to the server's log, not to whoever asks)."""
     problems = {}
     try:
         runtime.engine().connect().close()
     except Exception as exc:
-        problems["postgres"] = str(exc).splitlines()[0][:200]
+        log.warning("healthz: Postgres unavailable: %s", str(exc).splitlines()[0][:500])
+        problems["postgres"] = "unavailable"
     try:
         runtime.redis_client().ping()
     except Exception as exc:
-        problems["redis"] = str(exc)[:200]
+        log.warning("healthz: Redis unavailable: %s", str(exc)[:500])
+        problems["redis"] = "unavailable"
     code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
     return JSONResponse({"ok": not problems, **problems}, status_code=code)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy import Engine
 
 from accounting.config import get_settings
 from accounting.store.uow import UnitOfWork
+
+from helpers import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -47,3 +50,28 @@ def workers(celery_app: Any, tmp_path: Path, database_url: str, redis_url: str) 
 @pytest.fixture
 def settings() -> Any:
     return get_settings()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def server(engine: Any, redis_client: Any, tmp_path: Path) -> Iterator[Server]:
+    served = Server(tmp_path)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

@@ -148,3 +148,21 @@ def test_bench_scrape_times_ours_and_the_full_count_at_each_step(engine: Any) ->
     for step in figures["steps"]:
         assert 0 < step["ours_p50_ms"] <= step["ours_p99_ms"]
         assert 0 < step["baseline_p50_ms"] <= step["baseline_p99_ms"]
+
+
+def test_bench_scaleout_posts_every_step_in_both_windows_through_the_proxy(engine: Any) -> None:
+    (figures,) = bench("scaleout", "--steps", "1,2", "--documents", "300", "--timeout", "200")
+    steps = {(s["mode"], s["workers"]): s for s in figures["steps"]}
+    assert set(steps) == {("ours", 1), ("fixed", 1), ("ours", 2), ("fixed", 2)}
+    assert all(s["documents"] == 300 and s["docs_per_s"] > 0 for s in steps.values())
+    assert figures["delay_ms"] == 1.0
+
+
+def test_bench_soak_samples_throughput_and_table_sizes(engine: Any) -> None:
+    (figures,) = bench(
+        "soak", "--minutes", "0.25", "--sample-seconds", "3", "--rate", "50", "--population", "300"
+    )
+    assert len(figures["samples"]) >= 4
+    assert figures["first_tenth_docs_per_s"] > 0 and figures["last_tenth_docs_per_s"] > 0
+    assert set(figures["size_growth"]) >= {"documents", "journal_entries", "journal_lines"}
+    assert all(sample["tables"]["documents"][0] > 0 for sample in figures["samples"])

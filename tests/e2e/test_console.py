@@ -6,11 +6,7 @@ entries."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +20,6 @@ from accounting.volatile.progress import ProgressStream
 from helpers import Server, invoice
 
 pytestmark = pytest.mark.timeout(240)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 PAYOUT = {
     "id": "po-1",
@@ -36,28 +31,6 @@ PAYOUT = {
     "net": "98.60",
     "group": "stripe",
 }
-
-
-@pytest.fixture
-def server(engine: Any, redis_client: Any, tmp_path: Path) -> Iterator[Server]:
-    served = Server(tmp_path)
-    served.start()
-    yield served
-    served.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def org_cell(org: str, name: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,6 @@ from helpers import Server
 
 pytestmark = pytest.mark.timeout(120)
 BODY_MB = 100
-
-
-@pytest.fixture
-def server(engine: Any, redis_client: Any, tmp_path: Path) -> Iterator[Server]:
-    served = Server(tmp_path)
-    served.start()
-    yield served
-    served.stop()
 
 
 def peak_rss_mb(server: Server) -> float:

@@ -135,6 +135,7 @@ def test_a_message_that_kills_its_worker_process_is_quarantined_after_three_deli
         sent.get(timeout=60)
     (kept,) = dead_messages(uow(), org)
     assert kept.task_id == sent.id and kept.args == [org, [invoice("poison")]]
+    assert kept.deliveries == 4  # three killed it, the fourth kept it
     healthy = upsert_documents.delay(org, [invoice("inv-1")])  # the worker goes on working
     assert healthy.get(timeout=60)["changed"] == ["inv-1"]
 

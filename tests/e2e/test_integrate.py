@@ -8,12 +8,10 @@ import json
 import os
 import subprocess
 import venv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import Engine
 
 from accounting.services import tokens
@@ -41,14 +39,6 @@ def client_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     alone = subprocess.run([python, "-c", "import accounting"], cwd=home, capture_output=True)
     assert alone.returncode != 0  # the workers' package is not there
     return python
-
-
-@pytest.fixture
-def server(engine: Engine, redis_client: redis.Redis, tmp_path: Path) -> Iterator[Server]:
-    served = Server(tmp_path)
-    served.start()
-    yield served
-    served.stop()
 
 
 def _run(python: Path, cwd: Path, env: dict[str, str], script: str) -> Any:

@@ -4,10 +4,6 @@ replays every missed event exactly once, in order."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,29 +16,6 @@ from accounting.volatile.progress import ProgressStream
 from helpers import Server, invoice
 
 pytestmark = pytest.mark.timeout(180)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def server(engine: Any, redis_client: Any, tmp_path: Path) -> Iterator[Server]:
-    served = Server(tmp_path)
-    served.start()
-    yield served
-    served.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def open_page(browser: Any, server: Server, token: str, org: str, job: str) -> Any:

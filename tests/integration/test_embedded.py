@@ -76,3 +76,13 @@ def test_a_data_dir_serves_one_process_at_a_time(tmp_path: Path) -> None:
     settings = _unconfigured(tmp_path, database_url="postgresql+psycopg://x@h/d")
     with services(settings), pytest.raises(DataDirInUse), services(settings):
         pass
+
+
+def test_a_folder_in_use_is_refused_in_one_line_naming_the_way_out(tmp_path: Path) -> None:
+    """The command line prints an AccountingError as one line (no traceback) and exits 2."""
+    from accounting.errors import AccountingError
+
+    settings = _unconfigured(tmp_path, database_url="postgresql+psycopg://x@h/d")
+    with services(settings), pytest.raises(AccountingError) as refused, services(settings):
+        pass
+    assert "ACCOUNTING_DATA_DIR" in str(refused.value) and "accounting up" in str(refused.value)

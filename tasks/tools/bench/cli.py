@@ -262,5 +262,11 @@ def recreate_all(
         )
 
 
-for scenario in (scale_cli.scrape, scale_cli.connections, scale_cli.sse):
+for scenario in (
+    scale_cli.scrape,
+    scale_cli.scaleout,
+    scale_cli.soak,
+    scale_cli.connections,
+    scale_cli.sse,
+):
     bench.command()(scenario)

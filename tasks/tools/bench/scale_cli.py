@@ -12,7 +12,9 @@ from rich.table import Table
 
 from accounting import runtime
 from tasks.tools.bench import connections as connections_bench
+from tasks.tools.bench import scaleout as scaleout_bench
 from tasks.tools.bench import scrape as scrape_bench
+from tasks.tools.bench import soak as soak_bench
 from tasks.tools.bench import sse as sse_bench
 from tasks.tools.bench.harness import bench_environment
 
@@ -132,3 +134,79 @@ def sse(
             )
         environment.console.print(table)
         environment.say(f"{clients:,} streams open in {runs['push'].connect_seconds:.1f} s")
+
+
+def scaleout(
+    steps: Annotated[
+        str, typer.Option(help="Normal-lane worker processes at each step, comma-separated")
+    ] = "1,2,4,8",
+    documents: Annotated[int, typer.Option(min=100, help="Documents posted at each step")] = 20_000,
+    delay_ms: Annotated[
+        float, typer.Option(min=0, help="Delay each way to Redis and Postgres (another host)")
+    ] = 1.0,
+    timeout: Annotated[float, typer.Option(help="Give up a step after this many seconds")] = 900,
+    as_json: JsonFlag = False,
+) -> None:
+    """Documents/s as worker processes are added, each behind a TCP proxy that adds a delay
+    each way: the window that follows capacity against today's fixed window, in one run."""
+    counts = sorted({int(n) for n in steps.split(",") if n.strip()})
+    with bench_environment(as_json) as environment:
+        runs = scaleout_bench.run(environment, counts, documents, delay_ms, timeout)
+        figures = {
+            "delay_ms": delay_ms,
+            "documents": documents,
+            "steps": [{**vars(s), "docs_per_s": round(s.docs_per_s)} for s in runs],
+            "flattens_at": scaleout_bench.flattens_at(runs),
+            "baseline_flattens_at": scaleout_bench.flattens_at(runs, "fixed"),
+        }
+        if as_json:
+            print(json.dumps(figures))
+            return
+        table = Table(title=f"scale-out, {documents:,} documents a step, {delay_ms} ms each way")
+        for column in ("workers", "ours docs/s", "ours CPU %", "fixed docs/s", "fixed CPU %"):
+            table.add_column(column)
+        by = {(s.mode, s.workers): s for s in runs}
+        for n in counts:
+            ours, fixed = by[("ours", n)], by[("fixed", n)]
+            table.add_row(
+                str(n),
+                f"{ours.docs_per_s:,.0f}",
+                str(ours.cpu_percent),
+                f"{fixed.docs_per_s:,.0f}",
+                str(fixed.cpu_percent),
+            )
+        environment.console.print(table)
+        environment.say(f"ours flattens at {figures['flattens_at']} workers (None: it does not)")
+
+
+def soak(
+    minutes: Annotated[float, typer.Option(min=0.05, help="How long the steady load runs")] = 30,
+    rate: Annotated[float, typer.Option(min=1, help="Document updates per second")] = 300,
+    population: Annotated[int, typer.Option(min=100, help="Live documents updated")] = 20_000,
+    sample_seconds: Annotated[float, typer.Option(min=1, help="Sampling period")] = 60,
+    as_json: JsonFlag = False,
+) -> None:
+    """A steady load of updates and recreates for MINUTES, sampled every minute: throughput,
+    table and index sizes, dead tuples, autovacuum runs; the last tenth against the first."""
+    with bench_environment(as_json) as environment:
+        samples = soak_bench.run(environment, minutes, rate, population, sample_seconds)
+        figures = {"rate": rate, "population": population, **soak_bench.verdict(samples)}
+        if as_json:
+            print(json.dumps({**figures, "samples": [vars(s) for s in samples]}))
+            return
+        table = Table(title=f"soak: {rate:g} updates/s over {population:,} documents")
+        for column in (
+            "minute",
+            "posted/s",
+            "pending",
+            *(f"{t} MB (dead)" for t in soak_bench.TABLES),
+        ):
+            table.add_column(column)
+        for s in samples:
+            sizes = [
+                f"{s.tables[t][0] / 2**20:.1f} ({s.tables[t][2]:,})" if t in s.tables else "-"
+                for t in soak_bench.TABLES
+            ]
+            table.add_row(str(s.minute), str(s.posted_per_s), f"{s.pending:,}", *sizes)
+        environment.console.print(table)
+        environment.say(json.dumps(figures))

@@ -15,6 +15,7 @@ import psutil
 import redis
 
 from accounting import runtime
+from accounting.errors import TransientError
 from accounting.services.queue import dispatcher_leader
 from tasks.tools.chaos.hostile import HostileTenant
 from tasks.tools.chaos.servers import ChaosServices
@@ -107,9 +108,17 @@ class FaultInjector:
             yield self._rng.choice(missing or self.kinds)
 
     def inject(self, kind: str) -> str | None:
-        """Inject one fault; what it hit, or None when there was nothing to hit."""
+        """Inject one fault; what it hit, or None when there was nothing to hit. A fault that
+        needs a service the last one took down (the hostile tenant reads its documents while
+        PgBouncer still refuses logins) comes round again later."""
         with self._workers_lock:
-            return self._inject(kind)
+            try:
+                return self._inject(kind)
+            except TransientError as exc:
+                self.timeline.append(
+                    (time.monotonic() - self._started, "postponed", f"{kind}: {exc}")
+                )
+                return None
 
     def _inject(self, kind: str) -> str | None:
         services, hostile = self.services, self.hostile

@@ -178,3 +178,17 @@ def test_a_recreate_while_the_broker_is_down_asks_to_try_again(
     refused = api.post("/v1/orgs/acme/recreate", headers=acme, json={"document_ids": ["i-1"]})
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert "queue is unavailable" in refused.json()["detail"]
+
+
+def test_health_names_what_is_down_but_not_its_host_or_driver_message(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accounting import runtime
+
+    def refused() -> Any:
+        raise ConnectionError("Error 111 connecting to 10.0.0.7:6380. Connection refused.")
+
+    monkeypatch.setattr(runtime, "redis_client", refused)
+    answer = api.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json() == {"ok": False, "redis": "unavailable"}
