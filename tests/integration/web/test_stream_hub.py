@@ -14,7 +14,12 @@ JOBS, FOLLOWERS_PER_JOB, EVENTS = 5, 40, 30
 
 
 def hub_connections(client: redis.Redis) -> int:
-    return sum(1 for c in client.client_list() if c.get("name") == CLIENT_NAME)
+    """The hubs' connections to this test's database (CLIENT LIST spans a server shared with
+    other test runs on other databases)."""
+    db = str(client.connection_pool.connection_kwargs.get("db", 0))
+    return sum(
+        1 for c in client.client_list() if c.get("name") == CLIENT_NAME and str(c.get("db")) == db
+    )
 
 
 async def received(follower: Follower, count: int) -> list[int]:
