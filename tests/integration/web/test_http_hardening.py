@@ -6,6 +6,7 @@ are capped, end at once when nothing more can come, and never show another tenan
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -276,3 +277,26 @@ def test_an_unknown_job_is_waited_for_with_a_few_queries_not_a_hundred(
     monkeypatch.setattr(events.jobs, "job_owner", lambda *a: asked.append(1) or owner(*a))
     assert api.get("/v1/jobs/nobody/events", headers=acme).status_code == 404
     assert len(asked) <= 8  # polling every 0.1 s: 30
+
+
+def test_a_stream_silent_for_longer_than_a_socket_timeout_stays_open_with_keep_alives(
+    api: TestClient,
+    acme: dict[str, str],
+    uow: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """M1: redis-py's default socket timeout is 5 s; a stream with nothing to say for 6 s
+    gets keep-alive comments, no Redis error, and then its events."""
+    documents_service.upsert_documents(uow(), "acme", [invoice("i-1")], max_documents=9, job_id="j")
+    stream = ProgressStream(runtime.redis_client(), 60)
+    stream.publish("j", [("accepted", {"job_id": "j", "org_id": "acme", "total": 1})])
+    monkeypatch.setattr(events, "KEEP_ALIVE_SECONDS", 1.0)
+    silence = threading.Timer(6.0, stream.publish, ["j", [("done", {"posted": 1})]])
+    silence.start()
+    try:
+        text = api.get("/v1/jobs/j/events", headers=acme).text
+    finally:
+        silence.cancel()
+    assert text.count(": keep-alive") >= 4 and text.rstrip().endswith('data: {"posted": 1}')
+    assert not [r for r in caplog.records if "SSE reader" in r.getMessage()]
