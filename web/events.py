@@ -96,14 +96,16 @@ async def events(
     a limit) has one event, ``refused`` (``org_id``, ``error``, ``message``). The stream ends
     after ``done`` or ``refused``; a cursor at or after that last event is 204 at once. Send
     ``Last-Event-ID`` (or ``?last_event_id=``) to resume. Authenticate with
-    ``Authorization: Bearer`` or a ``?ticket=`` from ``POST /v1/jobs/{job_id}/ticket``; at
+    ``Authorization: Bearer`` (the job's organization's token, or an admin token) or a
+    ``?ticket=`` from ``POST /v1/jobs/{job_id}/ticket``; at
     most ``ACCOUNTING_SSE_STREAMS_PER_TOKEN`` streams per token at once (429)."""
     after = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if after and not EVENT_ID.fullmatch(after):
         raise HTTPException(422, "Last-Event-ID: not an event id of this stream")
     slots.take(access.fingerprint)
     try:
-        if await _job_org(job_id) != access.org_id:
+        owner = await _job_org(job_id)
+        if owner is None or (owner != access.org_id and not access.admin):
             raise not_found()
         if await run_in_threadpool(_ended_before, job_id, after or "0"):
             slots.give_back(access.fingerprint)
@@ -111,7 +113,7 @@ async def events(
     except BaseException:
         slots.give_back(access.fingerprint)
         raise
-    stream = _stream(job_id, after or "0", request, str(access.org_id))
+    stream = _stream(job_id, after or "0", request, owner)
     return _Stream(stream, lambda: slots.give_back(access.fingerprint))
 
 

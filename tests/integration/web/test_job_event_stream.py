@@ -77,3 +77,21 @@ def test_a_syncs_rejections_are_streamed_before_it_is_done(
     assert [e["event"] for e in seen] == ["accepted", "rejected", "done"]
     assert seen[0]["data"]["rejected"] == 1
     assert (seen[1]["data"]["document_id"], seen[1]["data"]["field"]) == ("i-1", "currency")
+
+
+def test_an_admin_token_follows_any_organizations_job(
+    api: TestClient, tokens_of: dict[str, dict[str, str]], uow: Any, engine: Engine
+) -> None:
+    """The operator console follows jobs live with its admin token, in a header; a tenant's
+    token still sees only its own organization's."""
+    from accounting.services import posting
+
+    told = lambda: UnitOfWork(engine, runtime.effects())  # noqa: E731  (as a worker's commit)
+    documents_service.upsert_documents(
+        told(), "acme", [invoice("i-1")], max_documents=9, job_id="j-a"
+    )
+    posting.post_documents(told(), "acme", {"i-1": 1})
+    admin = {"Authorization": f"Bearer {tokens.create_admin_token(uow())}"}
+    events = [e["event"] for e in sse(api.get("/v1/jobs/j-a/events", headers=admin).text)]
+    assert events[0] == "accepted" and events[-1] == "done"
+    assert api.get("/v1/jobs/j-a/events", headers=tokens_of["globex"]).status_code == 404
