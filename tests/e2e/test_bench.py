@@ -110,10 +110,11 @@ def test_bench_recreate_all_posts_every_document_again_once(engine: Any) -> None
 
 
 def test_bench_sse_delivers_every_event_pushed_and_polled(engine: Any) -> None:
-    (figures,) = bench("sse", "--clients", "20", "--jobs", "4", "--documents", "3")
-    assert (figures["clients"], figures["lost_events"], figures["deliveries"]) == (20, 0, 60)
+    (figures,) = bench("sse", "--clients", "120", "--jobs", "4", "--documents", "3")
+    assert (figures["clients"], figures["lost_events"], figures["deliveries"]) == (120, 0, 360)
     poll = figures["baseline_poll"]
-    assert (poll["lost_events"], poll["deliveries"]) == (0, 60)
+    assert (poll["lost_events"], poll["deliveries"]) == (0, 360)
+    assert 1 <= figures["redis_connections_per_server_process"] <= 4
     assert figures["p99_ms"] > 0 and poll["p99_ms"] > 0
 
 

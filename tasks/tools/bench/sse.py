@@ -101,7 +101,10 @@ def _invoice(doc_id: str) -> dict[str, object]:
 
 
 class Server:
-    def __init__(self, log_dir: Path, workers: int) -> None:
+    """``accounting serve`` for the bench: its clients all hold one token, so the streams a
+    token may hold at once are raised to the clients of the run."""
+
+    def __init__(self, log_dir: Path, workers: int, clients: int) -> None:
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -118,7 +121,7 @@ class Server:
                     "--workers",
                     str(workers),
                 ],
-                env=os.environ.copy(),
+                env={**os.environ, "ACCOUNTING_SSE_STREAMS_PER_TOKEN": str(clients)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -145,7 +148,7 @@ def run(
     server_workers: int,
 ) -> SseRun:
     timeline = Timeline(bench, jobs, documents, mode)
-    server = Server(bench.log_dir, server_workers)
+    server = Server(bench.log_dir, server_workers, clients)
     try:
         return asyncio.run(_clients(mode, server, timeline, clients, spacing))
     finally:
@@ -174,7 +177,7 @@ async def _clients(
 
 
 async def _sample_connections(result: SseRun) -> None:
-    """Every half second: the Redis connections the SSE hubs of the server hold."""
+    """Every tenth of a second: the Redis connections the SSE hubs of the server hold."""
     client = runtime.redis_client()
 
     def hub_connections() -> int:
@@ -184,7 +187,7 @@ async def _sample_connections(result: SseRun) -> None:
         result.peak_redis_connections = max(
             result.peak_redis_connections, await asyncio.to_thread(hub_connections)
         )
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.1)
 
 
 async def _push(
