@@ -309,7 +309,8 @@ class JournalLine(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     entry_id: Mapped[int] = mapped_column(BigInteger, index=True)
     # Lines can only be added by the transaction that wrote their entry, which is when the
-    # entry's balance is checked (once per entry, at commit): a later line cannot unbalance it.
+    # entry's balance is checked (per statement, and at commit for an entry whose lines span
+    # statements): a later line cannot unbalance it.
     entry_txid: Mapped[int] = mapped_column(BigInteger, server_default=text("txid_current()"))
     org_id: Mapped[str] = mapped_column(Text)
     account_code: Mapped[str] = mapped_column(Text)
@@ -330,6 +331,16 @@ class JournalLine(Base):
         ),
         CheckConstraint("amount <> 0 OR functional_amount <> 0", name="not_zero"),
     )
+
+
+class JournalBalancePending(Base):
+    """Entries whose lines did not balance within one statement, checked again with all their
+    lines at commit (written and emptied by the balance triggers only; empty between
+    transactions)."""
+
+    __tablename__ = "journal_balance_pending"
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class DispatcherLease(Base):

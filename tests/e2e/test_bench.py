@@ -61,8 +61,12 @@ def test_bench_backlog_reports_redis_memory(engine: Any) -> None:
 def test_bench_throughput_posts_every_document_in_both_modes_and_reports_the_ratio(
     engine: Any,
 ) -> None:
-    (figures,) = bench("throughput", "--n", "400", "--naive-n", "40")
+    (figures,) = bench("throughput", "--n", "400", "--naive-n", "40", "--ceiling-seconds", "1")
     assert (figures["n"], figures["naive_n"]) == (400, 40)
+    assert figures["ceiling_docs_per_s"] > 0 and figures["ceiling_cpu_ms_per_doc"] > 0
+    assert figures["ratio_to_ceiling"] == pytest.approx(
+        figures["ours_docs_per_s"] / figures["ceiling_docs_per_s"], rel=0.05, abs=0.002
+    )
     assert figures["ours_docs_per_s"] > 0 and figures["naive_docs_per_s"] > 0
     assert figures["ratio"] == pytest.approx(
         figures["ours_docs_per_s"] / figures["naive_docs_per_s"], rel=0.05
@@ -77,6 +81,9 @@ def test_bench_throughput_posts_every_document_in_both_modes_and_reports_the_rat
         )
         assert posted == expected
     assert unbalanced_entries(engine) == 0
+    assert (
+        count(engine, "SELECT count(*) FROM pg_namespace WHERE nspname = 'bench_ceiling'") == 0
+    )  # the ceiling's scratch tables are gone
 
 
 def test_bench_cache_reports_each_level(engine: Any) -> None:

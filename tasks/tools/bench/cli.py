@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from accounting import runtime
 from tasks.tools.bench import backlog as backlog_bench
 from tasks.tools.bench import cache as cache_bench
+from tasks.tools.bench import ceiling as ceiling_bench
 from tasks.tools.bench import fairness as fairness_bench
 from tasks.tools.bench import flood as flood_bench
 from tasks.tools.bench import priority as priority_bench
@@ -196,13 +198,19 @@ def throughput(
         int, typer.Option(min=ORGS, help="Documents the naive baseline posts (it is slow)")
     ] = 20_000,
     timeout: Annotated[float, typer.Option(help="Give up a run after this many seconds")] = 1800,
+    ceiling_seconds: Annotated[
+        float, typer.Option(min=0.1, help="How long the SQL-only ceiling re-posts (2 clients)")
+    ] = 20,
     as_json: JsonFlag = False,
 ) -> None:
     """Sustained posting rate and CPU per document of the normal lane, against a naive
-    baseline (one task and one transaction per document, no cache), in one invocation."""
+    baseline (one task and one transaction per document, no cache) and the SQL-only ceiling
+    (the same write set in plain SQL, 2 clients), in one invocation."""
     with bench_environment(as_json) as environment:
         ours = throughput_bench.run(environment, "ours", n, timeout)
         naive = throughput_bench.run(environment, "naive", naive_n, timeout)
+        environment.say(f"SQL-only ceiling: re-posting for {ceiling_seconds:g} s")
+        ceiling = ceiling_bench.run(runtime.database_url(), n, ceiling_seconds)
         figures = {
             "n": n,
             "naive_n": naive_n,
@@ -211,6 +219,9 @@ def throughput(
             "ratio": round(ours.docs_per_s / naive.docs_per_s, 1),
             "ours_cpu_ms_per_doc": round(ours.cpu_ms_per_doc, 2),
             "naive_cpu_ms_per_doc": round(naive.cpu_ms_per_doc, 2),
+            "ceiling_docs_per_s": round(ceiling.docs_per_s),
+            "ceiling_cpu_ms_per_doc": round(ceiling.cpu_ms_per_doc, 3),
+            "ratio_to_ceiling": round(ours.docs_per_s / ceiling.docs_per_s, 3),
         }
         if as_json:
             print(json.dumps(figures))
@@ -218,7 +229,7 @@ def throughput(
         table = Table(title="normal-lane throughput (whole-machine CPU)")
         for column in ("mode", "documents", "seconds", "documents/s", "CPU ms/document"):
             table.add_column(column)
-        for run in (ours, naive):
+        for run in (ours, naive, ceiling):
             table.add_row(
                 run.mode,
                 f"{run.documents:,}",
@@ -228,6 +239,7 @@ def throughput(
             )
         environment.console.print(table)
         environment.console.print(f"ours / naive: {figures['ratio']}x")
+        environment.console.print(f"ours / SQL-only ceiling: {figures['ratio_to_ceiling']:.1%}")
 
 
 @bench.command("recreate-all")

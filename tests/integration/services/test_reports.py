@@ -218,7 +218,7 @@ def test_unbalanced_books_are_reported_not_hidden(engine: Engine, uow: Any, org:
     upsert_documents(uow(), org, [invoice("bad-1")], max_documents=10)
     with engine.begin() as connection:
         # Only a broken database could hold this: the balance trigger is off for one insert.
-        connection.execute(text("ALTER TABLE journal_entries DISABLE TRIGGER USER"))
+        connection.execute(text("ALTER TABLE journal_lines DISABLE TRIGGER USER"))
         entry_id = connection.execute(
             text(
                 "INSERT INTO journal_entries (org_id, document_id, document_version,"
@@ -236,7 +236,7 @@ def test_unbalanced_books_are_reported_not_hidden(engine: Engine, uow: Any, org:
             ),
             {"e": entry_id, "o": org},
         )
-        connection.execute(text("ALTER TABLE journal_entries ENABLE TRIGGER USER"))
+        connection.execute(text("ALTER TABLE journal_lines ENABLE TRIGGER USER"))
 
     balance = reports.trial_balance(uow(), org, None)
 
