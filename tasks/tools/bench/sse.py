@@ -168,7 +168,8 @@ async def _clients(
         asyncio.create_task(follow(server, timeline, job, result, connected)) for job in assigned
     ]
     for _ in range(clients):
-        await asyncio.wait_for(connected.acquire(), timeout=120)
+        # Each stream is authenticated and its job looked up: 10,000 take a while to open.
+        await asyncio.wait_for(connected.acquire(), timeout=max(120, clients / 20))
     result.connect_seconds = time.monotonic() - started
     await asyncio.to_thread(timeline.play, spacing)
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=300)
