@@ -3,7 +3,6 @@ interface: admin tokens only, and each endpoint's filters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +14,6 @@ from accounting.services import documents as documents_service
 from accounting.services import intake as intake_service
 from accounting.services import matrices, posting, tokens
 from accounting.services import recreate as recreate_service
-from web.app import create_app
 
 from helpers import invoice, versions
 
@@ -29,12 +27,6 @@ PAYOUT = {
     "net": "98.60",
     "group": "stripe",
 }
-
-
-@pytest.fixture
-def api(engine: Any, redis_client: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as client:
-        yield client
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ organization, the queue view moves with the work, a job's events replay after a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,20 +19,6 @@ from accounting.volatile.progress import ProgressStream
 from web.app import create_app
 
 from helpers import invoice
-
-
-@pytest.fixture
-def api(engine: Any, redis_client: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as client:
-        yield client
-
-
-@pytest.fixture
-def acme(uow: Any, make_org: Any) -> dict[str, str]:
-    """acme's token, as headers; globex exists too, with a token of its own."""
-    make_org("acme")
-    make_org("globex")
-    return {"Authorization": f"Bearer {tokens.create_token(uow(), 'acme')}"}
 
 
 def sse(text: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,19 +30,6 @@ from web.app import create_app
 from helpers import invoice
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def api(engine: Any, redis_client: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as client:
-        yield client
-
-
-@pytest.fixture
-def acme(uow: Any, make_org: Any) -> dict[str, str]:
-    make_org("acme")
-    make_org("globex")
-    return {"Authorization": f"Bearer {tokens.create_token(uow(), 'acme')}"}
 
 
 def raw_post(

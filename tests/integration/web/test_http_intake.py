@@ -7,31 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from accounting import runtime
 from accounting.services import documents as documents_service
-from accounting.services import tokens
 from accounting.volatile import keys
 from accounting.volatile.progress import ProgressStream
-from web.app import create_app
 
 from helpers import count, invoice
-
-
-@pytest.fixture
-def api(engine: Engine, redis_client: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as client:
-        yield client
-
-
-@pytest.fixture
-def acme(uow: Any, make_org: Any) -> dict[str, str]:
-    make_org("acme")
-    make_org("globex")
-    return {"Authorization": f"Bearer {tokens.create_token(uow(), 'acme')}"}
 
 
 def test_documents_are_stored_before_the_answer_and_the_dispatcher_is_woken(

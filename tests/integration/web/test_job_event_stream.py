@@ -3,7 +3,6 @@ before it was recorded as a job, served to the organization it names and ended t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +14,10 @@ from accounting import runtime
 from accounting.services import documents as documents_service
 from accounting.services import tokens
 from accounting.store.uow import UnitOfWork
-from web.app import create_app
 
 from helpers import invoice
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def api(engine: Engine, redis_client: Any) -> Iterator[TestClient]:
-    with TestClient(create_app()) as client:
-        yield client
 
 
 @pytest.fixture
